@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages that some features and their tests need, installed only when missing.
+# Each entry: "<command that proves it is there>:<debian package>". Later features add lines.
+set -euo pipefail
+needed=()
+for entry in "cmake:cmake" "g++:g++"; do
+  cmd=${entry%%:*}; pkg=${entry#*:}
+  command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
+done
+if [ ${#needed[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${needed[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${needed[@]}"
+fi
