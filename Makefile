@@ -10,6 +10,8 @@ BIN := $(VENV)/bin
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 export RMW_IMPLEMENTATION ?= rmw_fastrtps_cpp
 export OMP_NUM_THREADS ?= 1
+# Check every ROS message field's type (Jazzy skips it by default; a wrong type corrupts data).
+export ROS_PYTHON_CHECK_FIELDS ?= 1
 export PYTHONDONTWRITEBYTECODE ?=
 
 .PHONY: setup sim test lint format lock bench clean system-deps

@@ -15,3 +15,6 @@ _ros_home = tempfile.mkdtemp(prefix="powderlab-ros-")
 os.environ.setdefault("ROS_HOME", _ros_home)
 os.environ.setdefault("ROS_LOG_DIR", os.path.join(_ros_home, "log"))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Jazzy skips message field type checks unless asked; an int in a float64 field then serialises
+# as garbage. Tests (and the node processes they start) check every field.
+os.environ["ROS_PYTHON_CHECK_FIELDS"] = "1"

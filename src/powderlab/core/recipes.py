@@ -13,6 +13,7 @@ from powderlab.core.units import (
     ROOM_TEMPERATURE_C,
     require_int_range,
     require_name,
+    require_number,
     require_positive,
     require_range,
 )
@@ -64,6 +65,8 @@ class HeatingSegment:
         except ValueError:
             allowed = ", ".join(k.value for k in SegmentKind)
             raise ValidationError("segment kind", f"'{self.kind}' is not a segment kind; allowed: {allowed}") from None
+        for name in ("target_c", "rate_c_per_min", "duration_min"):
+            object.__setattr__(self, name, require_number(f"{self.kind.value} {name}", getattr(self, name)))
         if self.kind is SegmentKind.RAMP:
             require_positive("ramp rate_c_per_min", self.rate_c_per_min, "C/min")
             require_range("ramp target_c", self.target_c, -50.0, None, "C")
@@ -161,9 +164,9 @@ class MillingSettings:
     ball_count: int = 2
 
     def __post_init__(self) -> None:
-        require_positive("milling duration_s", self.duration_s, "s")
-        require_positive("milling frequency_hz", self.frequency_hz, "Hz")
-        require_int_range("milling ball_count", self.ball_count, 0, 1000)
+        object.__setattr__(self, "duration_s", require_positive("milling duration_s", self.duration_s, "s"))
+        object.__setattr__(self, "frequency_hz", require_positive("milling frequency_hz", self.frequency_hz, "Hz"))
+        object.__setattr__(self, "ball_count", require_int_range("milling ball_count", self.ball_count, 0, 1000))
 
 
 @dataclass(frozen=True)
@@ -176,16 +179,16 @@ class ScanSettings:
     scan_time_s: float = 480.0
 
     def __post_init__(self) -> None:
-        require_range("two_theta_start_deg", self.two_theta_start_deg, 0.0, 180.0, "deg")
-        require_range("two_theta_end_deg", self.two_theta_end_deg, 0.0, 180.0, "deg")
-        if self.two_theta_end_deg <= self.two_theta_start_deg:
+        start = require_range("two_theta_start_deg", self.two_theta_start_deg, 0.0, 180.0, "deg")
+        end = require_range("two_theta_end_deg", self.two_theta_end_deg, 0.0, 180.0, "deg")
+        if end <= start:
             raise ValidationError(
-                "two_theta_end_deg",
-                f"{self.two_theta_end_deg:g} deg must be greater than "
-                f"two_theta_start_deg {self.two_theta_start_deg:g} deg",
+                "two_theta_end_deg", f"{end:g} deg must be greater than two_theta_start_deg {start:g} deg"
             )
-        require_positive("step_deg", self.step_deg, "deg", high=self.two_theta_end_deg - self.two_theta_start_deg)
-        require_positive("scan_time_s", self.scan_time_s, "s")
+        object.__setattr__(self, "two_theta_start_deg", start)
+        object.__setattr__(self, "two_theta_end_deg", end)
+        object.__setattr__(self, "step_deg", require_positive("step_deg", self.step_deg, "deg", high=end - start))
+        object.__setattr__(self, "scan_time_s", require_positive("scan_time_s", self.scan_time_s, "s"))
 
     @property
     def point_count(self) -> int:

@@ -10,6 +10,14 @@ from powderlab.core.errors import ErrorCode
 from powderlab.core.units import require_name
 
 
+@dataclass(frozen=True)
+class SampleRef:
+    """Which sample an operation is about and the labware that carries it."""
+
+    sample_id: str = ""
+    labware_id: str = ""
+
+
 class SampleStatus(StrEnum):
     """Where a sample is in its life; FAILED and PARTIAL keep the sample for the record."""
 

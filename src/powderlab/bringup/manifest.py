@@ -1,0 +1,147 @@
+"""The one description of a lab's nodes, read by launch/lab.launch.py and by `powderlab up`.
+
+A manifest says which nodes run, in which namespace, with which executable and parameters.
+Stations come from the site profile; the backend can be set for the whole lab and overridden per
+station (like the UR driver's use_mock_hardware switch: nothing else changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from powderlab.core.errors import UnknownResourceError, ValidationError
+from powderlab.core.resources import data_path
+from powderlab.core.site import SiteProfile
+
+BACKENDS = ("mock", "sim", "real")
+PACKAGE = "powderlab"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the lab."""
+
+    name: str
+    executable: str  # console script installed in lib/powderlab (ros2 launch / ros2 run)
+    module: str  # python -m <module> (powderlab up)
+    namespace: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    lifecycle: bool = False
+
+    @property
+    def full_name(self) -> str:
+        namespace = "/" + self.namespace.strip("/") if self.namespace.strip("/") else ""
+        return f"{namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class LabManifest:
+    """Every node of one lab and the files that parameterise them."""
+
+    nodes: tuple[NodeSpec, ...]
+    params_file: Path
+    site: SiteProfile
+    backend: str
+    namespace: str = ""
+    use_sim_time: bool = False
+
+    @property
+    def stations(self) -> list[NodeSpec]:
+        return [node for node in self.nodes if node.lifecycle]
+
+    def node(self, name: str) -> NodeSpec:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise UnknownResourceError("node", name, [n.name for n in self.nodes])
+
+    def overrides_yaml(self) -> str:
+        """The manifest's per-node parameters as a ROS params file (applied after params_file)."""
+        document = {node.full_name: {"ros__parameters": dict(node.parameters)} for node in self.nodes}
+        return yaml.safe_dump(document, sort_keys=False)
+
+
+def build_manifest(
+    backend: str = "mock",
+    site: str | Path = "default",
+    params_file: str | Path | None = None,
+    namespace: str = "",
+    use_sim_time: bool = False,
+    station_backends: Mapping[str, str] | None = None,
+    backend_options: str = "{}",
+    time_factor: float = 0.0,
+    autostart: bool = True,
+) -> LabManifest:
+    """Build the lab's manifest. time_factor > 0 adds a sim_clock node (and implies use_sim_time)."""
+    if backend not in BACKENDS:
+        raise ValidationError("backend", f"'{backend}' is not a backend; allowed: {', '.join(BACKENDS)}")
+    profile = SiteProfile.load(site)
+    station_backends = dict(station_backends or {})
+    for station, station_backend in station_backends.items():
+        profile.station(station)
+        if station_backend not in BACKENDS:
+            raise ValidationError(
+                f"{station} backend", f"'{station_backend}' is not a backend; allowed: {', '.join(BACKENDS)}"
+            )
+    params = Path(params_file) if params_file else data_path("launch", "powderlab.yaml")
+    if not params.is_file():
+        raise ValidationError("params_file", f"no such file: {params}")
+    if time_factor < 0:
+        raise ValidationError("time_factor", f"{time_factor} must be 0 (wall time) or positive")
+    use_sim_time = use_sim_time or time_factor > 0
+    site_arg = str(profile.path) if profile.path else str(site)
+    # The transfer station owns the positions and the arms: it starts first.
+    ordered = sorted(profile.stations.values(), key=lambda s: (s.kind != "transfer", s.name))
+    transfer = next((s.name for s in ordered if s.kind == "transfer"), "transfer")
+    nodes: list[NodeSpec] = []
+    for station in ordered:
+        station_backend = station_backends.get(station.name, backend)
+        if station_backend == "real":
+            _require_real_endpoints(profile, station.name)
+        nodes.append(
+            NodeSpec(
+                station.name,
+                "station_node",
+                "powderlab.nodes.station_node",
+                namespace,
+                {
+                    "site": site_arg,
+                    "station": station.name,
+                    "backend": station_backend,
+                    "backend_options": backend_options,
+                    "transfer_node": transfer,
+                    "use_sim_time": use_sim_time,
+                },
+                lifecycle=True,
+            )
+        )
+    if time_factor > 0:
+        nodes.append(
+            NodeSpec("sim_clock", "sim_clock", "powderlab.nodes.sim_clock", namespace, {"time_factor": time_factor})
+        )
+    nodes.append(
+        NodeSpec(
+            "lab_manager",
+            "lab_manager",
+            "powderlab.nodes.lab_manager",
+            namespace,
+            {"managed_nodes": [s.name for s in ordered], "autostart": autostart, "use_sim_time": use_sim_time},
+        )
+    )
+    return LabManifest(tuple(nodes), params, profile, backend, namespace, use_sim_time)
+
+
+def _require_real_endpoints(profile: SiteProfile, station: str) -> None:
+    """Real hardware never starts by accident: every device needs an explicit connection."""
+    missing = [d.name for d in profile.station(station).devices.values() if not d.connection]
+    if missing:
+        raise ValidationError(
+            f"site '{profile.name}'",
+            f"station '{station}' has no connection for {', '.join(missing)}; backend 'real' needs every device's "
+            "endpoint in the site profile (see hardware/README.md)",
+        )

@@ -1,0 +1,79 @@
+"""A running lab: the node processes of a manifest plus a client, brought up and down in order."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from powderlab_interfaces.srv import ManageLab
+
+from powderlab.bringup.manifest import LabManifest
+from powderlab.bringup.processes import LabProcesses
+from powderlab.core.errors import PowderLabError, StationUnavailableError
+from powderlab.nodes.lab_client import LabClient
+
+
+class LabSession:
+    """Start every node, wait until the lab manager reports all active; stop everything on exit.
+
+    Stopping asks the lab manager to SHUTDOWN (deactivate -> cleanup -> shutdown: devices safe,
+    links closed), then ends the processes (SIGINT, then SIGKILL after a grace period).
+    """
+
+    def __init__(
+        self,
+        manifest: LabManifest,
+        run_dir: Path | None = None,
+        log_level: str = "info",
+        startup_timeout_s: float = 90.0,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.manifest = manifest
+        self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="powderlab-run-"))
+        self.processes = LabProcesses(manifest, self.run_dir, log_level, env)
+        self.startup_timeout_s = startup_timeout_s
+        self.client: LabClient | None = None
+
+    def start(self) -> LabClient:
+        self.processes.start()
+        self.client = LabClient(self.manifest.namespace)
+        try:
+            self.client.wait_all_active(self.startup_timeout_s, alive=lambda: not self.processes.exited())
+        except PowderLabError as error:
+            dead = self.processes.exited()
+            details = "".join(
+                f"\n--- {name} exited with {code}; last lines of its log:\n{self.processes.tail(name)}"
+                for name, code in dead.items()
+            )
+            self.stop()
+            raise StationUnavailableError(f"the lab did not start: {error}{details}") from error
+        return self.client
+
+    def stop(self, timeout_s: float = 60.0) -> dict[str, int]:
+        """Orderly shutdown through the lab manager, then end the processes."""
+        if self.client is not None:
+            try:
+                if "lab_manager" not in self.processes.exited():
+                    self.client.manage(ManageLab.Request.SHUTDOWN, timeout_s=timeout_s)
+            except PowderLabError:
+                pass  # the processes are ended below regardless
+            self.client.close()
+            self.client = None
+        return self.processes.stop()
+
+    def __enter__(self) -> LabClient:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+def wait_for_exit(processes: LabProcesses, poll_s: float = 0.5) -> dict[str, int]:
+    """Block until any node process exits; returns those that did."""
+    while True:
+        dead = processes.exited()
+        if dead:
+            return dead
+        time.sleep(poll_s)

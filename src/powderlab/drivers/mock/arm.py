@@ -1,0 +1,99 @@
+"""Mock arm: moves instantly to deterministic joint angles for each position and height."""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+from powderlab.core.errors import ProtectiveStopError, ValidationError
+from powderlab.core.units import require_range
+from powderlab.drivers.arm import JOINT_COUNT, Arm, GripperState, Height
+from powderlab.drivers.base import DeviceStatus
+
+HOME = [0.0, -math.pi / 2, math.pi / 2, -math.pi / 2, -math.pi / 2, 0.0]
+JOINT_LIMIT_RAD = 2 * math.pi
+
+
+class MockArm(Arm):
+    """Mirrors commands to state; the gripper detects an object whenever it closes."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._connected = False
+        self._joints = list(HOME)
+        self._closed = False
+        self._protective_stop = False
+        self.grasp_finds_object = True
+        self.at = "home"
+
+    # --- test hooks ---
+    def trigger_protective_stop(self) -> None:
+        self._protective_stop = True
+
+    # --- contract ---
+    def connect(self) -> None:
+        self._connected = True
+
+    def disconnect(self) -> None:
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def safe_stop(self) -> None:
+        """Mock motion is instant: there is never motion to stop."""
+
+    def _check_motion(self, speed: float) -> None:
+        self.require_connected()
+        require_range("speed", speed, 0.01, 1.0)
+        if self._protective_stop:
+            raise ProtectiveStopError(self.name, "in protective stop; clear the cause and reset the arm")
+
+    def joint_positions(self) -> list[float]:
+        self.require_connected()
+        return list(self._joints)
+
+    def move_joints(self, joints: list[float], speed: float = 0.5) -> None:
+        self._check_motion(speed)
+        if len(joints) != JOINT_COUNT:
+            raise ValidationError("joints", f"expected {JOINT_COUNT} joint angles, got {len(joints)}")
+        for index, angle in enumerate(joints):
+            require_range(f"joint {index + 1}", angle, -JOINT_LIMIT_RAD, JOINT_LIMIT_RAD, "rad")
+        self._joints, self.at = [float(a) for a in joints], "joints"
+
+    def move_to(self, position: str, height: Height, speed: float = 0.5) -> None:
+        self._check_motion(speed)
+        self.check_reach(position)
+        seed = zlib.crc32(f"{position}:{Height(height).value}".encode())
+        self._joints = [((seed >> (5 * i)) % 628) / 100.0 - math.pi for i in range(JOINT_COUNT)]
+        self.at = f"{position}@{Height(height).value}"
+
+    def move_home(self, speed: float = 0.5) -> None:
+        self._check_motion(speed)
+        self._joints, self.at = list(HOME), "home"
+
+    def gripper(self) -> GripperState:
+        self.require_connected()
+        return GripperState(0.0 if self._closed else 1.0, self._closed, self._closed and self.grasp_finds_object)
+
+    def set_gripper(self, closed: bool) -> GripperState:
+        self.require_connected()
+        if self._protective_stop:
+            raise ProtectiveStopError(self.name, "in protective stop; clear the cause and reset the arm")
+        self._closed = closed
+        return self.gripper()
+
+    def stop(self) -> None:
+        self.require_connected()
+
+    def reset(self) -> None:
+        self.require_connected()
+        self._protective_stop = False
+
+    def status(self) -> DeviceStatus:
+        values: dict[str, float | str | bool] = {f"joint_{i + 1}": round(a, 4) for i, a in enumerate(self._joints)}
+        values.update({"gripper_closed": self._closed, "at": self.at})
+        state = "protective_stop" if self._protective_stop else "idle"
+        code = ProtectiveStopError.code if self._protective_stop else 0
+        return DeviceStatus(self.name, self.kind, self._connected, state, fault_code=code, values=values)

@@ -1,0 +1,167 @@
+"""Mock furnace: an ideal controller that follows its program exactly on the injected clock."""
+
+from __future__ import annotations
+
+import math
+
+from powderlab.core.errors import DeviceError, InterlockError
+from powderlab.core.recipes import HeatingProfile, SegmentKind
+from powderlab.drivers.base import DeviceStatus
+from powderlab.drivers.furnace import DoorState, Furnace, ProgramState
+
+
+class MockFurnace(Furnace):
+    """Temperature follows the program segments exactly; with heaters off it cools (Newton)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._connected = False
+        self._door = DoorState.CLOSED
+        self._door_jammed = False
+        self._thermocouple_failed = False
+        self._anchor = (self.clock.now(), self.limits.ambient_c)  # (time, temperature) heaters off
+        self._program: HeatingProfile | None = None
+        self._program_start = 0.0
+        self._program_start_c = self.limits.ambient_c
+        self._finished = False
+
+    # --- test hooks ---
+    def set_temperature(self, temperature_c: float) -> None:
+        self._program = None
+        self._anchor = (self.clock.now(), temperature_c)
+
+    def fail_thermocouple(self, failed: bool = True) -> None:
+        self._thermocouple_failed = failed
+
+    def jam_door(self, jammed: bool = True) -> None:
+        self._door_jammed = jammed
+
+    # --- model ---
+    def _cooled(self, since: float, from_c: float, now: float) -> float:
+        ambient, tau = self.limits.ambient_c, self.limits.cooling_time_constant_s
+        return ambient + (from_c - ambient) * math.exp(-max(0.0, now - since) / tau)
+
+    def _profile_point(self, now: float) -> tuple[float, int, bool]:
+        """(temperature, segment index, finished) of the running program at `now`."""
+        assert self._program is not None
+        elapsed = now - self._program_start
+        temperature = self._program_start_c
+        durations = self._program.segment_durations_s(self.limits, self._program_start_c)
+        for index, (segment, duration) in enumerate(zip(self._program.segments, durations, strict=True)):
+            if elapsed < duration:
+                if segment.kind is SegmentKind.RAMP:
+                    direction = 1.0 if segment.target_c >= temperature else -1.0
+                    return temperature + direction * segment.rate_c_per_min / 60.0 * elapsed, index, False
+                if segment.kind is SegmentKind.DWELL:
+                    return temperature, index, False
+                return self._cooled(0.0, temperature, elapsed), index, False
+            elapsed -= duration
+            if segment.kind is SegmentKind.RAMP:
+                temperature = segment.target_c
+            elif segment.kind is SegmentKind.COOL:
+                temperature = min(temperature, segment.target_c)
+        return temperature, len(durations) - 1, True
+
+    def _settle(self) -> None:
+        """Retire a program that has run to its end: heaters off from then on."""
+        if self._program is None:
+            return
+        now = self.clock.now()
+        temperature, _, finished = self._profile_point(now)
+        if finished:
+            total = self._program.duration_s(self.limits, self._program_start_c)
+            self._anchor = (self._program_start + total, temperature)
+            self._program, self._finished = None, True
+
+    def _temperature(self) -> float:
+        self._settle()
+        now = self.clock.now()
+        if self._program is not None:
+            return self._profile_point(now)[0]
+        return self._cooled(self._anchor[0], self._anchor[1], now)
+
+    # --- contract ---
+    def connect(self) -> None:
+        self._connected = True
+
+    def disconnect(self) -> None:
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def safe_stop(self) -> None:
+        if self._program is not None:
+            self._anchor = (self.clock.now(), self._temperature())
+            self._program = None
+
+    def temperature_c(self) -> float:
+        self.require_connected()
+        if self._thermocouple_failed:
+            raise DeviceError(self.name, "thermocouple open circuit (sensor break); replace the thermocouple")
+        return self._temperature()
+
+    def door(self) -> DoorState:
+        self.require_connected()
+        return DoorState.FAULT if self._door_jammed else self._door
+
+    def set_door(self, open_: bool, timeout_s: float = 30.0) -> None:
+        self.require_connected()
+        wanted = DoorState.OPEN if open_ else DoorState.CLOSED
+        if self._door == wanted and not self._door_jammed:
+            return
+        if open_:
+            self._settle()
+            if self._program is not None:
+                raise InterlockError(self.name, "door stays closed while a program runs; stop the program first")
+            temperature = self.temperature_c()
+            safe = self.limits.safe_door_temperature_c
+            if temperature > safe:
+                raise InterlockError(
+                    self.name, f"door stays closed at {temperature:.0f} C; it opens at or below {safe:.0f} C"
+                )
+        if self._door_jammed:
+            self.clock.sleep(timeout_s)
+            raise DeviceError(self.name, f"door did not reach {wanted.name.lower()} within {timeout_s:g} s (jammed)")
+        self._door = wanted
+
+    def start_program(self, profile: HeatingProfile) -> None:
+        self.require_connected()
+        profile.validate(self.limits)
+        self._settle()
+        if self._program is not None:
+            raise DeviceError(self.name, "a program is already running; stop it first")
+        if self.door() is not DoorState.CLOSED:
+            raise InterlockError(self.name, "door is not closed; close it before heating")
+        self._program_start_c = self.temperature_c()
+        self._program, self._program_start, self._finished = profile, self.clock.now(), False
+
+    def program(self) -> ProgramState:
+        self.require_connected()
+        self._settle()
+        if self._program is None:
+            return ProgramState(False, -1, self._temperature(), 0.0, self._finished)
+        temperature, index, _ = self._profile_point(self.clock.now())
+        return ProgramState(True, index, temperature, self.clock.now() - self._program_start, False)
+
+    def stop_program(self) -> None:
+        self.require_connected()
+        self.safe_stop()
+        self._finished = False
+
+    def status(self) -> DeviceStatus:
+        if not self._connected:
+            return DeviceStatus(self.name, self.kind, False, "disconnected")
+        values: dict[str, float | str | bool] = {"temperature_c": round(self._temperature(), 2)}
+        fault = "thermocouple break" if self._thermocouple_failed else ("door jammed" if self._door_jammed else "")
+        state = "heating" if self._program is not None else "idle"
+        return DeviceStatus(
+            self.name,
+            self.kind,
+            True,
+            state,
+            fault_code=DeviceError.code if fault else 0,
+            fault=fault,
+            values={**values, "door": self.door().name.lower()},
+        )

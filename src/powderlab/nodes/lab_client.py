@@ -1,0 +1,214 @@
+"""Talk to a running lab from plain Python: scripts, the CLI, tests and the autonomy node.
+
+LabClient spins its own rclpy context in a background thread, so callers simply call
+methods and get results: run an action goal, cancel it, read health and positions, e-stop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import rclpy
+from powderlab_interfaces import action as actions
+from powderlab_interfaces import msg, srv
+from rclpy.action import ActionClient
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.signals import SignalHandlerOptions
+
+from powderlab.core.errors import DeviceTimeoutError, ErrorCode, StationUnavailableError, UnknownResourceError
+from powderlab.nodes.futures import wait_future
+from powderlab.nodes.qos import ESTOP_SERVICE, HEALTH_TOPIC, LATCHED, MANAGE_SERVICE, POSITIONS_TOPIC, RESET_SERVICE
+
+ACTION_TYPES: dict[str, type] = {
+    "dose": actions.Dose,
+    "mill": actions.Mill,
+    "transfer": actions.Transfer,
+    "load_furnace": actions.LoadFurnace,
+    "unload_furnace": actions.UnloadFurnace,
+    "heat": actions.Heat,
+    "measure_xrd": actions.MeasureXrd,
+}
+
+
+@dataclass
+class GoalRun:
+    """A goal that was sent: wait for its result or cancel it."""
+
+    station: str
+    action: str
+    handle: Any
+    result_future: Any
+
+    def cancel(self, timeout_s: float = 10.0) -> None:
+        wait_future(self.handle.cancel_goal_async(), timeout_s, f"cancel {self.station}/{self.action}")
+
+    def result(self, timeout_s: float = 3600.0) -> Any:
+        """The action's Result message (error_code, error_msg and the outcome)."""
+        return wait_future(self.result_future, timeout_s, f"{self.station}/{self.action} result").result
+
+    @property
+    def done(self) -> bool:
+        return self.result_future.done()
+
+
+class LabClient:
+    """A client of one lab (one namespace)."""
+
+    def __init__(self, namespace: str = "", node_name: str | None = None) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
+        name = node_name or f"powderlab_client_{uuid.uuid4().hex[:8]}"
+        self.node = rclpy.create_node(name, namespace=namespace, context=self.context)
+        self._group = ReentrantCallbackGroup()
+        self._action_clients: dict[tuple[str, str], ActionClient] = {}
+        self._latest: dict[str, Any] = {}
+        self._events: dict[str, threading.Event] = {}
+        self._subscribe(HEALTH_TOPIC, msg.LabHealth)
+        self._subscribe(POSITIONS_TOPIC, msg.PositionTable)
+        self._manage = self.node.create_client(srv.ManageLab, MANAGE_SERVICE, callback_group=self._group)
+        self._estop = self.node.create_client(srv.EStop, ESTOP_SERVICE, callback_group=self._group)
+        self._reset = self.node.create_client(srv.Reset, RESET_SERVICE, callback_group=self._group)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True, name="lab-client")
+        self._thread.start()
+
+    # --- topics ---
+
+    def _subscribe(self, topic: str, message_type: type) -> None:
+        self._events[topic] = threading.Event()
+
+        def store(message: Any) -> None:
+            self._latest[topic] = message
+            self._events[topic].set()
+
+        self.node.create_subscription(message_type, topic, store, LATCHED, callback_group=self._group)
+
+    def latest(self, topic: str, timeout_s: float = 0.0) -> Any:
+        """The last message on a latched topic this client follows (None if none within timeout)."""
+        if topic not in self._events:
+            raise UnknownResourceError("topic followed by the client", topic, self._events)
+        self._events[topic].wait(timeout_s)
+        return self._latest.get(topic)
+
+    def follow_status(self, station: str) -> None:
+        """Also follow <station>/status (latest() then returns it)."""
+        topic = f"{station}/status"
+        if topic not in self._events:
+            self._subscribe(topic, msg.StationStatus)
+
+    def status(self, station: str, timeout_s: float = 5.0) -> msg.StationStatus | None:
+        self.follow_status(station)
+        return self.latest(f"{station}/status", timeout_s)
+
+    def health(self, timeout_s: float = 0.0) -> msg.LabHealth | None:
+        return self.latest(HEALTH_TOPIC, timeout_s)
+
+    def wait_all_active(self, timeout_s: float = 60.0, alive: Callable[[], bool] | None = None) -> msg.LabHealth:
+        """Wait until the lab manager reports every node active."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            health = self.health(0.2)
+            if health is not None and health.all_active:
+                return health
+            if alive is not None and not alive():
+                break
+            time.sleep(0.1)
+        health = self.health()
+        states = ", ".join(f"{n.name}={n.lifecycle_state}" for n in health.nodes) if health else "no health report"
+        raise DeviceTimeoutError("lab", f"not every node became active within {timeout_s:g} s ({states})")
+
+    def positions(self, timeout_s: float = 5.0) -> dict[str, msg.PositionState]:
+        table = self.latest(POSITIONS_TOPIC, timeout_s)
+        if table is None:
+            raise DeviceTimeoutError("lab", "no position table on lab/positions; is the transfer node active?")
+        return {p.name: p for p in table.positions}
+
+    def wait_positions(self, condition: Callable[[dict[str, msg.PositionState]], bool], timeout_s: float = 5.0) -> None:
+        """Wait until the published position table satisfies condition."""
+        deadline = time.monotonic() + timeout_s
+        while not condition(self.positions(timeout_s)):
+            if time.monotonic() > deadline:
+                raise DeviceTimeoutError("lab", "the position table did not reach the expected state")
+            time.sleep(0.02)
+
+    # --- services ---
+
+    def _call(self, client: Any, request: Any, timeout_s: float) -> Any:
+        if not client.wait_for_service(timeout_sec=timeout_s):
+            raise StationUnavailableError(f"service {client.srv_name} not available; is the lab manager running?")
+        return wait_future(client.call_async(request), timeout_s, client.srv_name)
+
+    def manage(self, command: int, stations: list[str] | None = None, timeout_s: float = 120.0) -> tuple[bool, str]:
+        response = self._call(self._manage, srv.ManageLab.Request(command=command, stations=stations or []), timeout_s)
+        return response.success, response.message
+
+    def estop(self, reason: str, source: str = "client", timeout_s: float = 10.0) -> tuple[bool, str]:
+        response = self._call(self._estop, srv.EStop.Request(reason=reason, source=source), timeout_s)
+        return response.success, response.message
+
+    def reset(self, source: str = "client", timeout_s: float = 30.0) -> tuple[bool, str]:
+        response = self._call(self._reset, srv.Reset.Request(source=source), timeout_s)
+        return response.success, response.message
+
+    # --- actions ---
+
+    def _action_client(self, station: str, action: str) -> ActionClient:
+        if action not in ACTION_TYPES:
+            raise UnknownResourceError("action", action, ACTION_TYPES)
+        key = (station, action)
+        if key not in self._action_clients:
+            self._action_clients[key] = ActionClient(
+                self.node, ACTION_TYPES[action], f"{station}/{action}", callback_group=self._group
+            )
+        return self._action_clients[key]
+
+    def send(
+        self,
+        station: str,
+        action: str,
+        goal: Any,
+        feedback: Callable[[Any], None] | None = None,
+        timeout_s: float = 10.0,
+    ) -> GoalRun:
+        """Send a goal; StationUnavailableError if the station is not there or rejects it."""
+        client = self._action_client(station, action)
+        if not client.wait_for_server(timeout_sec=timeout_s):
+            raise StationUnavailableError(f"action {station}/{action} not available within {timeout_s:g} s")
+        callback = (lambda message: feedback(message.feedback)) if feedback else None
+        handle = wait_future(client.send_goal_async(goal, feedback_callback=callback), timeout_s, f"{station}/{action}")
+        if not handle.accepted:
+            raise StationUnavailableError(f"{station}/{action} rejected the goal (station not active)")
+        return GoalRun(station, action, handle, handle.get_result_async())
+
+    def run(self, station: str, action: str, goal: Any, timeout_s: float = 3600.0, **kwargs: Any) -> Any:
+        """Send a goal and wait for its Result."""
+        return self.send(station, action, goal, **kwargs).result(timeout_s)
+
+    def close(self) -> None:
+        for client in self._action_clients.values():
+            client.destroy()
+        self.executor.shutdown(timeout_sec=2.0)
+        self._thread.join(timeout=5.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self) -> LabClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def error_name(code: int) -> str:
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return str(code)

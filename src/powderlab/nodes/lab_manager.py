@@ -1,0 +1,278 @@
+"""The lab manager: brings the station nodes up and down, owns the e-stop, reports health.
+
+Like nav2's lifecycle manager: STARTUP configures then activates every managed node in order
+(the transfer node first: the others use it), SHUTDOWN deactivates, cleans up and shuts them
+down in reverse order, PAUSE / RESUME go to every station. The e-stop is a latched topic
+(lab/estop_state) so a node that starts late still learns that it is engaged.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import rclpy
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from powderlab_interfaces import msg, srv
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from std_srvs.srv import SetBool, Trigger
+
+from powderlab.core.errors import PowderLabError
+from powderlab.nodes.conversions import stamp
+from powderlab.nodes.futures import wait_future
+from powderlab.nodes.qos import (
+    ESTOP_SERVICE,
+    ESTOP_TOPIC,
+    HEALTH_TOPIC,
+    LATCHED,
+    MANAGE_SERVICE,
+    RESET_SERVICE,
+    WALL_CLOCK,
+)
+from powderlab.nodes.station_node import spin_node
+
+STATE_LABELS = {
+    State.PRIMARY_STATE_UNKNOWN: "unknown",
+    State.PRIMARY_STATE_UNCONFIGURED: "unconfigured",
+    State.PRIMARY_STATE_INACTIVE: "inactive",
+    State.PRIMARY_STATE_ACTIVE: "active",
+    State.PRIMARY_STATE_FINALIZED: "finalized",
+}
+
+
+@dataclass
+class _Managed:
+    name: str
+    change_state: Any
+    get_state: Any
+    set_paused: Any
+    reset: Any
+    state: int = State.PRIMARY_STATE_UNKNOWN
+    last_answer: float = 0.0
+    mode: int = msg.StationStatus.MODE_INACTIVE
+    message: str = ""
+
+
+class LabManager(Node):
+    """Lifecycle manager, e-stop owner and health reporter of one lab."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("lab_manager", **kwargs)
+        self._group = ReentrantCallbackGroup()
+        self.declare_parameter("managed_nodes", [""], ParameterDescriptor(description="station nodes, startup order"))
+        self.declare_parameter("autostart", True, ParameterDescriptor(description="configure + activate at start"))
+        self.declare_parameter("health_period_s", 1.0, ParameterDescriptor(description="health check period"))
+        self.declare_parameter("transition_timeout_s", 60.0, ParameterDescriptor(description="per transition"))
+        self.declare_parameter("service_wait_s", 30.0, ParameterDescriptor(description="wait for nodes at startup"))
+        names = [n for n in self.get_parameter("managed_nodes").value if n]
+        self.managed = {name: self._make_managed(name) for name in names}
+        self._transition_lock = threading.Lock()
+        self._estop = msg.EStopState(engaged=False, reason="", source="lab_manager")
+        self.estop_pub = self.create_publisher(msg.EStopState, ESTOP_TOPIC, LATCHED)
+        self.health_pub = self.create_publisher(msg.LabHealth, HEALTH_TOPIC, LATCHED)
+        self.estop_pub.publish(self._stamped(self._estop))
+        self.create_service(srv.ManageLab, MANAGE_SERVICE, self._on_manage, callback_group=self._group)
+        self.create_service(srv.EStop, ESTOP_SERVICE, self._on_estop, callback_group=self._group)
+        self.create_service(srv.Reset, RESET_SERVICE, self._on_reset, callback_group=self._group)
+        for name in self.managed:
+            self.create_subscription(
+                msg.StationStatus, f"{name}/status", self._on_status, LATCHED, callback_group=self._group
+            )
+        period = float(self.get_parameter("health_period_s").value)
+        self.create_timer(period, self._check_health, callback_group=self._group, clock=WALL_CLOCK)
+        if self.get_parameter("autostart").value:
+            threading.Thread(target=self._autostart, daemon=True).start()
+
+    def _make_managed(self, name: str) -> _Managed:
+        group = self._group
+        return _Managed(
+            name,
+            self.create_client(ChangeState, f"{name}/change_state", callback_group=group),
+            self.create_client(GetState, f"{name}/get_state", callback_group=group),
+            self.create_client(SetBool, f"{name}/set_paused", callback_group=group),
+            self.create_client(Trigger, f"{name}/reset", callback_group=group),
+        )
+
+    def _stamped(self, message: msg.EStopState) -> msg.EStopState:
+        message.stamp = stamp(self.get_clock().now().nanoseconds * 1e-9)
+        return message
+
+    # --- lifecycle management ---
+
+    def _autostart(self) -> None:
+        ok, text = self.startup(list(self.managed))
+        (self.get_logger().info if ok else self.get_logger().error)(f"autostart: {text}")
+
+    def _query_state(self, node: _Managed, timeout_s: float) -> int:
+        response = wait_future(node.get_state.call_async(GetState.Request()), timeout_s, f"{node.name}/get_state")
+        node.state, node.last_answer = response.current_state.id, time.monotonic()
+        return node.state
+
+    def _transition(self, node: _Managed, transition: int) -> bool:
+        timeout = float(self.get_parameter("transition_timeout_s").value)
+        request = ChangeState.Request(transition=Transition(id=transition))
+        response = wait_future(node.change_state.call_async(request), timeout, f"{node.name}/change_state")
+        self._query_state(node, timeout)
+        return bool(response.success)
+
+    def startup(self, names: list[str]) -> tuple[bool, str]:
+        """Configure and activate nodes in order; stop at the first that fails."""
+        wait_s = float(self.get_parameter("service_wait_s").value)
+        with self._transition_lock:
+            for name in names:
+                node = self.managed[name]
+                try:
+                    if not node.change_state.wait_for_service(timeout_sec=wait_s):
+                        return False, f"{name}: lifecycle services not available after {wait_s:g} s"
+                    state = self._query_state(node, wait_s)
+                    if state == State.PRIMARY_STATE_UNCONFIGURED and not self._transition(
+                        node, Transition.TRANSITION_CONFIGURE
+                    ):
+                        return False, f"{name}: configure failed (see its log)"
+                    if node.state == State.PRIMARY_STATE_INACTIVE and not self._transition(
+                        node, Transition.TRANSITION_ACTIVATE
+                    ):
+                        return False, f"{name}: activate failed (see its log)"
+                except PowderLabError as error:
+                    return False, f"{name}: {error}"
+            return True, f"active: {', '.join(names)}"
+
+    def shutdown(self, names: list[str]) -> tuple[bool, str]:
+        """Deactivate, clean up and shut down nodes in reverse order; try every node."""
+        problems = []
+        with self._transition_lock:
+            for name in reversed(names):
+                node = self.managed[name]
+                try:
+                    state = self._query_state(node, 5.0)
+                    if state == State.PRIMARY_STATE_ACTIVE:
+                        self._transition(node, Transition.TRANSITION_DEACTIVATE)
+                    if node.state == State.PRIMARY_STATE_INACTIVE:
+                        self._transition(node, Transition.TRANSITION_CLEANUP)
+                    if node.state == State.PRIMARY_STATE_UNCONFIGURED:
+                        self._transition(node, Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
+                except PowderLabError as error:
+                    problems.append(f"{name}: {error}")
+        return not problems, "; ".join(problems) or f"shut down: {', '.join(names)}"
+
+    def set_paused(self, names: list[str], paused: bool) -> tuple[bool, str]:
+        problems = []
+        for name in names:
+            try:
+                response = wait_future(
+                    self.managed[name].set_paused.call_async(SetBool.Request(data=paused)), 5.0, f"{name}/set_paused"
+                )
+                if not response.success:
+                    problems.append(f"{name}: {response.message}")
+            except PowderLabError as error:
+                problems.append(f"{name}: {error}")
+        word = "paused" if paused else "resumed"
+        return not problems, "; ".join(problems) or f"{word}: {', '.join(names)}"
+
+    def _on_manage(self, request: srv.ManageLab.Request, response: srv.ManageLab.Response) -> srv.ManageLab.Response:
+        names = list(request.stations) or list(self.managed)
+        unknown = [n for n in names if n not in self.managed]
+        if unknown:
+            response.success = False
+            response.message = f"unknown stations {unknown}; managed: {', '.join(self.managed)}"
+            return response
+        commands = {
+            srv.ManageLab.Request.STARTUP: lambda: self.startup(names),
+            srv.ManageLab.Request.SHUTDOWN: lambda: self.shutdown(names),
+            srv.ManageLab.Request.PAUSE: lambda: self.set_paused(names, True),
+            srv.ManageLab.Request.RESUME: lambda: self.set_paused(names, False),
+        }
+        if request.command not in commands:
+            response.success, response.message = False, f"unknown command {request.command}; allowed: 0..3"
+            return response
+        response.success, response.message = commands[request.command]()
+        self.get_logger().info(f"manage {request.command}: {response.message}")
+        return response
+
+    # --- e-stop ---
+
+    def _on_estop(self, request: srv.EStop.Request, response: srv.EStop.Response) -> srv.EStop.Response:
+        self._estop = msg.EStopState(engaged=True, reason=request.reason or "emergency stop", source=request.source)
+        self.estop_pub.publish(self._stamped(self._estop))
+        self.get_logger().error(f"E-STOP engaged by {request.source or 'unknown'}: {request.reason}")
+        response.success, response.message = True, "e-stop engaged"
+        return response
+
+    def _on_reset(self, request: srv.Reset.Request, response: srv.Reset.Response) -> srv.Reset.Response:
+        self._estop = msg.EStopState(engaged=False, reason="", source=request.source)
+        self.estop_pub.publish(self._stamped(self._estop))
+        problems = []
+        for node in self.managed.values():
+            if node.state != State.PRIMARY_STATE_ACTIVE:
+                continue
+            deadline = time.monotonic() + 3.0
+            while True:  # the station may not have seen the release yet
+                try:
+                    answer = wait_future(node.reset.call_async(Trigger.Request()), 5.0, f"{node.name}/reset")
+                except PowderLabError as error:
+                    problems.append(str(error))
+                    break
+                if answer.success or time.monotonic() > deadline:
+                    if not answer.success:
+                        problems.append(f"{node.name}: {answer.message}")
+                    break
+                time.sleep(0.05)
+        self.get_logger().warn(f"reset by {request.source or 'unknown'}")
+        response.success = not problems
+        response.message = "; ".join(problems) or "e-stop released, station faults cleared"
+        return response
+
+    # --- health ---
+
+    def _on_status(self, message: msg.StationStatus) -> None:
+        for node in self.managed.values():
+            if node.name.rsplit("/", 1)[-1] == message.station or node.name == message.station:
+                node.mode, node.message = message.mode, message.message
+
+    def _check_health(self) -> None:
+        period = float(self.get_parameter("health_period_s").value)
+        for node in self.managed.values():
+            if node.get_state.service_is_ready():
+                future = node.get_state.call_async(GetState.Request())
+                future.add_done_callback(lambda f, n=node: self._on_state(n, f))
+        nodes = []
+        for node in self.managed.values():
+            alive = time.monotonic() - node.last_answer < 3 * period
+            nodes.append(
+                msg.NodeHealth(
+                    name=node.name,
+                    lifecycle_state=STATE_LABELS.get(node.state, "unknown") if alive else "unknown",
+                    alive=alive,
+                    mode=node.mode,
+                    message=node.message,
+                )
+            )
+        all_active = bool(nodes) and all(n.alive and n.lifecycle_state == "active" for n in nodes)
+        self.health_pub.publish(
+            msg.LabHealth(
+                stamp=stamp(self.get_clock().now().nanoseconds * 1e-9),
+                all_active=all_active,
+                estop_engaged=self._estop.engaged,
+                nodes=nodes,
+            )
+        )
+
+    def _on_state(self, node: _Managed, future: Any) -> None:
+        if future.result() is not None:
+            node.state, node.last_answer = future.result().current_state.id, time.monotonic()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    spin_node(LabManager(), threads=8)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""One station as a ROS 2 lifecycle node (ros2_control semantics).
+
+configure: build the drivers of the station from the site profile and connect them
+activate: accept goals            deactivate: cancel running goals, reject new ones, go safe
+cleanup: disconnect               shutdown / error: safe stop, disconnect
+
+Serves one action per station operation (<node>/<operation>), publishes <node>/status (reliable,
+transient_local), obeys /lab/estop_state, and offers <node>/set_paused and <node>/reset. The
+transfer station also owns the cell's position table: <node>/get_positions, <node>/set_position
+and the /lab/positions topic.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+import yaml
+from powderlab_interfaces import msg, srv
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from std_srvs.srv import SetBool, Trigger
+
+from powderlab.core.errors import ErrorCode, PowderLabError, UnknownResourceError
+from powderlab.core.site import SiteProfile
+from powderlab.nodes.conversions import ActionBinding, bindings, fill_feedback, position_to_msg, stamp, status_to_msg
+from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED, POSITIONS_TOPIC, WALL_CLOCK
+from powderlab.nodes.ros_cell import RosCell
+from powderlab.nodes.ros_clock import RosClock
+from powderlab.stations.base import Station
+from powderlab.stations.factory import STATION_CLASSES, build_station
+from powderlab.stations.furnace import FurnaceStation
+from powderlab.stations.transfer import TransferStation
+
+COMMON_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "site": ("default", "site profile: a name in hardware/ or a path to a YAML file"),
+    "station": ("", "station name in the site profile (default: the node name)"),
+    "backend": ("mock", "device backend: mock, sim or real"),
+    "backend_options": ("{}", "backend options as a YAML mapping (e.g. the twin's address)"),
+    "transfer_node": ("transfer", "node that owns the arms and the position table (relative to the namespace)"),
+    "status_period_s": (1.0, "how often the status topic is republished (wall seconds)"),
+    "feedback_period_s": (0.1, "shortest interval between two feedback messages of a goal (wall seconds)"),
+}
+
+
+class StationNode(LifecycleNode):
+    """A station lifecycle node: drivers, actions, status, e-stop."""
+
+    def __init__(self, node_name: str = "station", **kwargs: Any) -> None:
+        super().__init__(node_name, **kwargs)
+        self._group = ReentrantCallbackGroup()
+        for name, (default, description) in COMMON_PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        self.station_name = self.get_parameter("station").value or self.get_name()
+        self.site = SiteProfile.load(self.get_parameter("site").value)
+        self.config = self.site.station(self.station_name)
+        self.station_class = STATION_CLASSES[self.config.kind]
+        for name, default in self.station_class.default_parameters.items():
+            self.declare_parameter(
+                name, default, ParameterDescriptor(description=f"{self.config.kind} station setting")
+            )
+        self.station: Station | None = None
+        self.clock = RosClock(self)
+        self._lifecycle = "unconfigured"
+        self._active = False
+        self._cancels: dict[str, threading.Event] = {}
+        self._estop: msg.EStopState | None = None
+        self._publish_lock = threading.Lock()
+        # Every ROS entity is made once, here: destroying action servers inside a lifecycle
+        # transition races the executor. Configure / cleanup only build and drop the Station.
+        self.status_pub = self.create_publisher(msg.StationStatus, "~/status", LATCHED)
+        self.create_subscription(msg.EStopState, ESTOP_TOPIC, self._on_estop, LATCHED, callback_group=self._group)
+        self.create_service(SetBool, "~/set_paused", self._on_set_paused, callback_group=self._group)
+        self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._group)
+        all_bindings = bindings(self.clock.now)
+        self._action_servers = [self._action_server(all_bindings[op]) for op in self.station_class.operations]
+        self.cell: RosCell | None = None
+        if self.station_class is not TransferStation:
+            self.cell = RosCell(self, self.get_parameter("transfer_node").value, self._group)
+        self.positions_pub = None
+        if self.station_class is TransferStation:
+            self.positions_pub = self.create_publisher(msg.PositionTable, POSITIONS_TOPIC, LATCHED)
+            self.create_service(srv.GetPositions, "~/get_positions", self._on_get_positions, callback_group=self._group)
+            self.create_service(srv.SetPosition, "~/set_position", self._on_set_position, callback_group=self._group)
+        period = float(self.get_parameter("status_period_s").value)
+        self.create_timer(period, self.publish_status, callback_group=self._group, clock=WALL_CLOCK)
+        self.publish_status()
+
+    # --- lifecycle transitions ---
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        backend = self.get_parameter("backend").value
+        try:
+            options = yaml.safe_load(self.get_parameter("backend_options").value) or {}
+            parameters = {name: self.get_parameter(name).value for name in self.station_class.default_parameters}
+            station = build_station(self.site, self.station_name, backend, self.clock, parameters, self.cell, options)
+            station.connect()
+        except (PowderLabError, OSError, yaml.YAMLError) as error:
+            self.get_logger().error(f"configure failed on backend '{backend}': {error}")
+            return TransitionCallbackReturn.FAILURE
+        self.station = station
+        station.on_change = self.publish_status
+        if self._estop is not None and self._estop.engaged:
+            station.estop(self._estop.reason)
+        if isinstance(station, TransferStation):
+            station.on_positions_changed = self.publish_positions
+            self.publish_positions()
+        self._lifecycle = "inactive"
+        self.get_logger().info(
+            f"configured {self.config.kind} station '{self.station_name}' on backend '{backend}' "
+            f"with devices {', '.join(station.devices)}"
+        )
+        self.publish_status()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = True
+        self._lifecycle = "active"
+        self.publish_status()
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._lifecycle = "inactive"
+        self._stop_goals_and_go_safe()
+        self.publish_status()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._teardown()
+        self._lifecycle = "unconfigured"
+        self.publish_status()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._stop_goals_and_go_safe()
+        self._teardown()
+        self._lifecycle = "finalized"
+        self.publish_status()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._stop_goals_and_go_safe()
+        self._teardown()
+        self._lifecycle = "unconfigured"
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_goals_and_go_safe(self) -> None:
+        if self.station is None:
+            return
+        self.station.cancel_all()
+        deadline = time.monotonic() + 5.0
+        while self.station.status().operation and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.station.safe_stop()
+
+    def _teardown(self) -> None:
+        station, self.station = self.station, None
+        if station is not None:
+            station.on_change = None
+            station.safe_stop()
+            station.disconnect()
+
+    def safe_shutdown(self) -> None:
+        """Process exit: make every device safe and disconnect, whatever state we are in."""
+        self._active = False
+        self._stop_goals_and_go_safe()
+        self._teardown()
+
+    # --- status ---
+
+    def publish_status(self) -> None:
+        with self._publish_lock:
+            now = self.clock.now()
+            if self.station is None:
+                message = msg.StationStatus(
+                    stamp=stamp(now),
+                    station=self.station_name,
+                    kind=self.config.kind,
+                    lifecycle_state=self._lifecycle,
+                    mode=msg.StationStatus.MODE_INACTIVE,
+                )
+            else:
+                furnaces = self.station.readings() if isinstance(self.station, FurnaceStation) else None
+                message = status_to_msg(self.station.status(), self._lifecycle, now, furnaces)
+                if not self._active:
+                    message.mode = msg.StationStatus.MODE_INACTIVE
+            if self.context.ok():  # not after rclpy shut down (operations may end during exit)
+                self.status_pub.publish(message)
+
+    # --- e-stop, pause, reset ---
+
+    def _on_estop(self, message: msg.EStopState) -> None:
+        self._estop = message
+        if self.station is None:
+            return
+        if message.engaged:
+            self.get_logger().warn(f"E-STOP from {message.source or 'unknown'}: {message.reason}")
+            self.station.estop(message.reason)
+        elif self.station.estopped:
+            self.get_logger().info(f"e-stop released by {message.source or 'unknown'}")
+            self.station.reset()
+
+    def _on_set_paused(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        if self.station is None:
+            response.success, response.message = False, "station is not configured"
+            return response
+        if request.data:
+            self.station.pause()
+        else:
+            self.station.resume()
+        response.success, response.message = True, "paused" if request.data else "resumed"
+        return response
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.station is None:
+            response.success, response.message = False, "station is not configured"
+            return response
+        if self._estop is not None and self._estop.engaged:
+            response.success = False
+            response.message = "the lab e-stop is engaged; release it with /lab/reset"
+            return response
+        self.station.reset()
+        response.success, response.message = True, f"station '{self.station_name}' reset"
+        return response
+
+    # --- actions ---
+
+    def _action_server(self, binding: ActionBinding) -> ActionServer:
+        return ActionServer(
+            self,
+            binding.action_type,
+            f"~/{binding.name}",
+            execute_callback=lambda handle: self._execute(handle, binding),
+            goal_callback=self._on_goal,
+            cancel_callback=self._on_cancel,
+            callback_group=self._group,
+        )
+
+    def _on_goal(self, goal_request: Any) -> GoalResponse:
+        if not self._active or self.station is None:
+            self.get_logger().warn("goal rejected: the station is not active")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _on_cancel(self, goal_handle: Any) -> CancelResponse:
+        event = self._cancels.get(bytes(goal_handle.goal_id.uuid).hex())
+        if event is not None:
+            event.set()
+        return CancelResponse.ACCEPT
+
+    def _execute(self, goal_handle: Any, binding: ActionBinding) -> Any:
+        goal_key = bytes(goal_handle.goal_id.uuid).hex()
+        operation_id = f"{self.station_name}.{binding.name}.{goal_key[:8]}"
+        result = binding.action_type.Result()
+        station = self.station
+        if station is None:
+            result.error_code, result.error_msg = ErrorCode.STATION_UNAVAILABLE, "station is not configured"
+            goal_handle.abort()
+            return result
+        cancel = self._cancels.setdefault(goal_key, threading.Event())
+        if goal_handle.is_cancel_requested:
+            cancel.set()
+        last = {"time": 0.0, "stage": None}
+        period = float(self.get_parameter("feedback_period_s").value)
+
+        def feedback(fields: dict[str, Any]) -> None:
+            now = time.monotonic()
+            if now - last["time"] < period and fields.get("stage", last["stage"]) == last["stage"]:
+                return
+            last["time"], last["stage"] = now, fields.get("stage", last["stage"])
+            goal_handle.publish_feedback(fill_feedback(binding.action_type.Feedback(), fields))
+
+        try:
+            try:
+                request = binding.to_request(goal_handle.request)
+            except PowderLabError as error:
+                outcome_code, outcome_message, data = error.code, str(error), None
+            else:
+                outcome = station.run(binding.name, request, operation_id, feedback, cancel)
+                outcome_code, outcome_message, data = outcome.code, outcome.message, outcome.result
+        finally:
+            self._cancels.pop(goal_key, None)
+        binding.fill_result(result, data)
+        result.error_code, result.error_msg = int(outcome_code), outcome_message
+        if outcome_code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        elif outcome_code == ErrorCode.NONE:
+            goal_handle.succeed()
+        else:
+            goal_handle.abort()
+        log = self.get_logger().info if outcome_code == ErrorCode.NONE else self.get_logger().warn
+        log(f"{operation_id}: {ErrorCode(outcome_code).name}: {outcome_message}")
+        return result
+
+    # --- the position table (transfer station) ---
+
+    def publish_positions(self) -> None:
+        station = self.station
+        if self.positions_pub is None or not isinstance(station, TransferStation):
+            return
+        table = msg.PositionTable(
+            stamp=stamp(self.clock.now()), positions=[position_to_msg(p) for p in station.positions()]
+        )
+        self.positions_pub.publish(table)
+
+    def _on_get_positions(
+        self, request: srv.GetPositions.Request, response: srv.GetPositions.Response
+    ) -> srv.GetPositions.Response:
+        station = self.station
+        if not isinstance(station, TransferStation):
+            response.success, response.message = False, "transfer station is not configured"
+            return response
+        try:
+            snapshots = [station.table.get(n) for n in request.names] if request.names else station.positions()
+        except UnknownResourceError as error:
+            response.success, response.message = False, str(error)
+            return response
+        response.success, response.positions = True, [position_to_msg(p) for p in snapshots]
+        return response
+
+    def _on_set_position(
+        self, request: srv.SetPosition.Request, response: srv.SetPosition.Response
+    ) -> srv.SetPosition.Response:
+        station = self.station
+        if not isinstance(station, TransferStation):
+            response.success, response.message = False, "transfer station is not configured"
+            return response
+        try:
+            labware_id = "" if request.clear else request.labware_id
+            station.set_position(request.position, labware_id, request.labware_kind, request.sample_id)
+        except PowderLabError as error:
+            response.success, response.message = False, str(error)
+            return response
+        what = "empty" if request.clear else f"holds {request.labware_id}"
+        self.get_logger().warn(f"position {request.position} {what} (confirmed by {request.source or 'unknown'})")
+        response.success, response.message = True, f"{request.position}: {what}"
+        return response
+
+
+def spin_node(node: Any, threads: int = 8) -> None:
+    """Spin a node until Ctrl-C / SIGTERM, then shut it down safely."""
+    executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        shutdown = getattr(node, "safe_shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    try:
+        node = StationNode()
+    except PowderLabError as error:
+        print(f"station_node: {error}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    spin_node(node, threads=16)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
