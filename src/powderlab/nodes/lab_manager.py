@@ -107,7 +107,10 @@ class LabManager(Node):
 
     def _autostart(self) -> None:
         ok, text = self.startup(list(self.managed))
-        (self.get_logger().info if ok else self.get_logger().error)(f"autostart: {text}")
+        if ok:
+            self.get_logger().info(f"autostart: {text}")
+        else:
+            self.get_logger().error(f"autostart: {text}")
 
     def _query_state(self, node: _Managed, timeout_s: float) -> int:
         response = wait_future(node.get_state.call_async(GetState.Request()), timeout_s, f"{node.name}/get_state")

@@ -297,8 +297,12 @@ class StationNode(LifecycleNode):
             goal_handle.succeed()
         else:
             goal_handle.abort()
-        log = self.get_logger().info if outcome_code == ErrorCode.NONE else self.get_logger().warn
-        log(f"{operation_id}: {ErrorCode(outcome_code).name}: {outcome_message}")
+        line = f"{operation_id}: {ErrorCode(outcome_code).name}: {outcome_message}"
+        # rclpy refuses one call site logging at two severities: two call sites.
+        if outcome_code == ErrorCode.NONE:
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warn(line)
         return result
 
     # --- the position table (transfer station) ---
@@ -354,6 +358,9 @@ def spin_node(node: Any, threads: int = 8) -> None:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if node.context.ok():
+            raise  # a real failure; a signal that shut the context down ends spin like this too
     finally:
         shutdown = getattr(node, "safe_shutdown", None)
         if shutdown is not None:

@@ -1,0 +1,79 @@
+"""The launch arguments of launch/lab.launch.py and how they become a LabManifest.
+
+Kept here (not in the launch file) so tests cover it: no `launch` package can be installed on
+machines without a full ROS 2 install, and lab.launch.py only glues these to launch_ros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from powderlab.bringup.manifest import LabManifest, build_manifest
+from powderlab.core.errors import ValidationError
+
+# (name, default, description); real endpoints have no defaults: they live in site profiles.
+LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
+    ("backend", "mock", "device backend of every station: mock (no hardware), sim (the twin) or real"),
+    (
+        "site",
+        "default",
+        "site profile: a name in share/powderlab/hardware or a path to a YAML file; "
+        "backend:=real needs a site whose devices all have endpoints",
+    ),
+    ("station_backends", "", "per-station backend overrides, e.g. 'dosing=real,milling=mock'"),
+    ("params_file", "", "ROS params file keyed by node name (empty: share/powderlab/launch/powderlab.yaml)"),
+    ("namespace", "", "namespace of every node of this lab"),
+    ("use_sim_time", "false", "use /clock (the twin or sim_clock publishes it)"),
+    ("time_factor", "0", "with backend:=mock, publish /clock this many times faster than real time (0: off)"),
+    ("backend_options", "{}", "backend options as a YAML mapping (e.g. the twin's address)"),
+    ("autostart", "true", "configure and activate every station at start"),
+    ("log_level", "info", "log level of every node: debug, info, warn, error"),
+)
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+
+
+def parse_bool(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValidationError(name, f"'{value}' is not a boolean; allowed: true, false")
+
+
+def parse_station_backends(value: str) -> dict[str, str]:
+    overrides = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        station, sep, backend = item.partition("=")
+        if not sep or not station or not backend:
+            raise ValidationError("station_backends", f"'{item}' must look like STATION=BACKEND, e.g. dosing=real")
+        overrides[station.strip()] = backend.strip()
+    return overrides
+
+
+def manifest_from_launch_args(values: Mapping[str, str]) -> LabManifest:
+    """The manifest for the launch arguments' string values (missing ones take their defaults)."""
+    defaults = {name: default for name, default, _ in LAUNCH_ARGUMENTS}
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ValidationError("launch arguments", f"unknown {unknown}; allowed: {sorted(defaults)}")
+    args = {**defaults, **values}
+    try:
+        time_factor = float(args["time_factor"])
+    except ValueError:
+        raise ValidationError("time_factor", f"'{args['time_factor']}' is not a number") from None
+    if args["log_level"] not in LOG_LEVELS:
+        raise ValidationError(
+            "log_level", f"'{args['log_level']}' is not a log level; allowed: {', '.join(LOG_LEVELS)}"
+        )
+    return build_manifest(
+        backend=args["backend"],
+        site=args["site"],
+        params_file=args["params_file"] or None,
+        namespace=args["namespace"],
+        use_sim_time=parse_bool("use_sim_time", args["use_sim_time"]),
+        station_backends=parse_station_backends(args["station_backends"]),
+        backend_options=args["backend_options"],
+        time_factor=time_factor,
+        autostart=parse_bool("autostart", args["autostart"]),
+    )
