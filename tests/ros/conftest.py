@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -32,8 +33,9 @@ LONG_PROFILE = HeatingProfile(
 
 @pytest.fixture(scope="module")
 def lab_session(tmp_path_factory):
-    manifest = build_manifest("mock", time_factor=TIME_FACTOR)
-    session = LabSession(manifest, tmp_path_factory.mktemp("lab"), startup_timeout_s=120.0)
+    run_dir = tmp_path_factory.mktemp("lab")
+    manifest = build_manifest("mock", time_factor=TIME_FACTOR, state_dir=run_dir)
+    session = LabSession(manifest, run_dir, startup_timeout_s=120.0)
     session.start()
     yield session
     codes = session.stop()
@@ -71,3 +73,8 @@ def processes_with(text: str) -> list[int]:
         if text in cmdline and state != "Z":
             pids.append(int(entry.name))
     return pids
+
+
+def mock_state(**devices: dict) -> dict[str, str]:
+    """backend_options that put the mock devices of a station into a given state."""
+    return {"backend_options": json.dumps({"mock_state": devices})}

@@ -76,8 +76,13 @@ def build_manifest(
     backend_options: str = "{}",
     time_factor: float = 0.0,
     autostart: bool = True,
+    state_dir: str | Path | None = None,
 ) -> LabManifest:
-    """Build the lab's manifest. time_factor > 0 adds a sim_clock node (and implies use_sim_time)."""
+    """Build the lab's manifest. time_factor > 0 adds a sim_clock node (and implies use_sim_time).
+
+    state_dir: where the transfer station keeps the cell's positions across restarts
+    (None: in memory only, every start from the site profile's initial labware).
+    """
     if backend not in BACKENDS:
         raise ValidationError("backend", f"'{backend}' is not a backend; allowed: {', '.join(BACKENDS)}")
     profile = SiteProfile.load(site)
@@ -103,21 +108,19 @@ def build_manifest(
         station_backend = station_backends.get(station.name, backend)
         if station_backend == "real":
             _require_real_endpoints(profile, station.name)
+        parameters: dict[str, Any] = {
+            "site": site_arg,
+            "station": station.name,
+            "backend": station_backend,
+            "backend_options": backend_options,
+            "transfer_node": transfer,
+            "use_sim_time": use_sim_time,
+        }
+        if station.kind == "transfer" and state_dir is not None:
+            parameters["state_file"] = str(Path(state_dir) / f"{station.name}-positions.json")
         nodes.append(
             NodeSpec(
-                station.name,
-                "station_node",
-                "powderlab.nodes.station_node",
-                namespace,
-                {
-                    "site": site_arg,
-                    "station": station.name,
-                    "backend": station_backend,
-                    "backend_options": backend_options,
-                    "transfer_node": transfer,
-                    "use_sim_time": use_sim_time,
-                },
-                lifecycle=True,
+                station.name, "station_node", "powderlab.nodes.station_node", namespace, parameters, lifecycle=True
             )
         )
     if time_factor > 0:

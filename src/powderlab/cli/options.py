@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 from powderlab.core.errors import ValidationError
@@ -34,6 +36,20 @@ def add_lab_options(parser: argparse.ArgumentParser, default_backend: str | None
     )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warn", "error"))
     parser.add_argument("--run-dir", default=None, help="where node logs go (default: a new temp folder)")
+    parser.add_argument(
+        "--state-dir",
+        default=None,
+        help="keep the cell's positions here across restarts (default: with --backend real, "
+        "~/.ros/powderlab/<site>; otherwise none: every start begins from the site profile)",
+    )
+
+
+def default_state_dir(args: argparse.Namespace) -> str | None:
+    """Real labs keep their positions across restarts; mock and sim runs start fresh."""
+    if args.backend != "real":
+        return None
+    site = Path(args.site).stem
+    return str(Path(os.environ.get("ROS_HOME", Path.home() / ".ros")) / "powderlab" / site)
 
 
 def manifest_from_args(args: argparse.Namespace, **overrides: Any):
@@ -52,6 +68,7 @@ def manifest_from_args(args: argparse.Namespace, **overrides: Any):
         "namespace": args.namespace,
         "station_backends": station_backends,
         "time_factor": args.time_factor,
+        "state_dir": getattr(args, "state_dir", None) or default_state_dir(args),
     }
     options.update(overrides)
     return build_manifest(**options)

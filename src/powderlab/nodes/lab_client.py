@@ -14,15 +14,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import rclpy
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
 from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg, srv
 from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
 from rclpy.signals import SignalHandlerOptions
 
-from powderlab.core.errors import DeviceTimeoutError, ErrorCode, StationUnavailableError, UnknownResourceError
+from powderlab.core.errors import (
+    DeviceTimeoutError,
+    ErrorCode,
+    StationUnavailableError,
+    UnknownResourceError,
+    ValidationError,
+)
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.qos import ESTOP_SERVICE, HEALTH_TOPIC, LATCHED, MANAGE_SERVICE, POSITIONS_TOPIC, RESET_SERVICE
 
@@ -157,6 +167,42 @@ class LabClient:
     def reset(self, source: str = "client", timeout_s: float = 30.0) -> tuple[bool, str]:
         response = self._call(self._reset, srv.Reset.Request(source=source), timeout_s)
         return response.success, response.message
+
+    # --- one node's lifecycle and parameters ---
+
+    def change_state(self, node: str, transition: int, timeout_s: float = 60.0) -> bool:
+        """Trigger one lifecycle transition (lifecycle_msgs/Transition id) of a node."""
+        client = self.node.create_client(ChangeState, f"{node}/change_state", callback_group=self._group)
+        try:
+            request = ChangeState.Request(transition=Transition(id=transition))
+            return bool(self._call(client, request, timeout_s).success)
+        finally:
+            self.node.destroy_client(client)
+
+    def set_parameters(self, node: str, values: dict[str, Any], timeout_s: float = 10.0) -> None:
+        """Set parameters of a running node; raises ValidationError naming a refused one."""
+        client = AsyncParameterClient(self.node, node, callback_group=self._group)
+        if not client.wait_for_services(timeout_sec=timeout_s):
+            raise StationUnavailableError(f"parameter services of {node} not available")
+        future = client.set_parameters([Parameter(name, value=value) for name, value in values.items()])
+        response = wait_future(future, timeout_s, f"{node} set_parameters")
+        for name, result in zip(values, response.results, strict=True):
+            if not result.successful:
+                raise ValidationError(f"{node} parameter {name}", result.reason or "refused")
+
+    def reconfigure(self, station: str, parameters: dict[str, Any], timeout_s: float = 60.0) -> None:
+        """Take a station down to unconfigured, change its parameters, bring it back to active.
+
+        How a technician swaps a station's backend or its settings without restarting the lab.
+        """
+        steps = [Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP]
+        for step in steps:
+            if not self.change_state(station, step, timeout_s):
+                raise StationUnavailableError(f"{station}: lifecycle transition {step} failed")
+        self.set_parameters(station, parameters)
+        for step in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+            if not self.change_state(station, step, timeout_s):
+                raise StationUnavailableError(f"{station}: lifecycle transition {step} failed (see its log)")
 
     # --- actions ---
 

@@ -316,6 +316,10 @@ class Station:
         """One line describing a successful result."""
         return f"{operation} done"
 
+    def estimate_s(self, operation: str, request: Any) -> float:
+        """Planned duration of an operation on this station's clock (for scheduling)."""
+        raise UnknownResourceError(f"operation of station '{self.name}'", operation, self.operations)
+
     # --- status ---
 
     def status(self) -> StationStatusData:

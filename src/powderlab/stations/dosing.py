@@ -66,6 +66,7 @@ class DosingStation(Station):
         "max_fine_steps": 12,
         "stable_timeout_s": 15.0,
         "balance_position": "balance",
+        "expected_s_per_powder": 90.0,  # for scheduling: tare, coarse, fine and settling of one powder
     }
 
     @property
@@ -187,6 +188,9 @@ class DosingStation(Station):
             return max(0.0, self.balance.read_stable(timeout).mass_mg - earlier)
         except PowderLabError:
             return fallback
+
+    def estimate_s(self, operation: str, request: DoseRequest) -> float:
+        return float(self.parameters["expected_s_per_powder"]) * len(request.powders)
 
     def summary(self, operation: str, result: DoseResult) -> str:
         return f"dosed {len(result.doses)} powders, {result.total_mg:.2f} mg in total"

@@ -116,6 +116,8 @@ class FurnaceStation(Station):
         "safe_door_temperature_c": 200.0,
         "cool_wait_timeout_s": 6 * 3600.0,
         "door_timeout_s": 30.0,
+        "expected_door_s": 15.0,  # for scheduling: one door motion
+        "expected_transfer_s": 60.0,  # for scheduling: the arm carrying a crucible in or out
     }
 
     # --- furnaces ---
@@ -327,6 +329,16 @@ class FurnaceStation(Station):
             furnace.stop_program()  # heaters off: natural cooling is the safe state
             raise
         return HeatResult(peak, self.clock.now() - started, furnace.temperature_c())
+
+    def estimate_s(self, operation: str, request: Any) -> float:
+        door = float(self.parameters["expected_door_s"])
+        if operation == "heat":
+            furnace = self.furnace(request.furnace)
+            start = furnace.temperature_c() if furnace.connected else None
+            return request.profile.duration_s(furnace.limits, start)
+        if operation in ("load_furnace", "unload_furnace"):
+            return 2 * door + float(self.parameters["expected_transfer_s"])
+        return super().estimate_s(operation, request)
 
     def summary(self, operation: str, result: Any) -> str:
         if isinstance(result, LoadResult):

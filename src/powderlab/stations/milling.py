@@ -38,6 +38,7 @@ class MillingStation(Station):
     default_parameters: ClassVar[dict[str, Any]] = {
         **Station.default_parameters,
         "clamp_position": "clamp",
+        "expected_clamp_s": 10.0,  # for scheduling: clamping and unclamping
     }
 
     @property
@@ -74,6 +75,9 @@ class MillingStation(Station):
                 raise
         context.feedback(stage="done", elapsed_s=milled, remaining_s=0.0)
         return MillResult(milled)
+
+    def estimate_s(self, operation: str, request: MillRequest) -> float:
+        return float(request.duration_s) + float(self.parameters["expected_clamp_s"])
 
     def summary(self, operation: str, result: MillResult) -> str:
         return f"milled for {result.milled_s:.0f} s"

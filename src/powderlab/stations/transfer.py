@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from powderlab.core.clock import Clock
-from powderlab.core.errors import DeviceError, ErrorCode, OperationError, UnknownResourceError
+from powderlab.core.errors import DeviceError, ErrorCode, OperationError, PowderLabError, UnknownResourceError
 from powderlab.core.labware import Labware, parse_labware_kind
 from powderlab.core.positions import PositionSnapshot, PositionSpec, PositionTable
 from powderlab.core.samples import SampleRef
@@ -57,6 +57,9 @@ class TransferResult:
     path: list[str]
 
 
+MOVES_PER_LEG = 6  # approach, grasp, retreat at the source; approach, place, retreat at the destination
+
+
 def gripper_position(arm: str) -> str:
     return f"{arm}/gripper"
 
@@ -73,6 +76,7 @@ class TransferStation(Station):
         "arm_wait_timeout_s": 600.0,
         "handover_positions": "buffer/*",
         "state_file": "",
+        "expected_move_s": 5.0,  # for scheduling: one arm motion (six per leg)
     }
 
     def __init__(
@@ -211,6 +215,13 @@ class TransferStation(Station):
         self.table.move(gripper, leg.destination, None, operation)
         self._positions_changed()
         arm.move_to(leg.destination, Height.APPROACH, speed)
+
+    def estimate_s(self, operation: str, request: TransferRequest) -> float:
+        try:
+            legs = len(self.plan(request.source, request.destination))
+        except PowderLabError:
+            legs = 2
+        return legs * MOVES_PER_LEG * float(self.parameters["expected_move_s"])
 
     def summary(self, operation: str, result: TransferResult) -> str:
         return f"moved {' -> '.join(result.path)} with {', '.join(result.arms)}"

@@ -47,6 +47,7 @@ class XrdStation(Station):
         "two_theta_end_deg": 100.0,
         "step_deg": 0.02,
         "scan_time_s": 480.0,
+        "expected_handling_s": 60.0,  # for scheduling: recovering, loading and unloading the holder
     }
 
     @property
@@ -106,6 +107,10 @@ class XrdStation(Station):
             diffractometer.unload()
         context.feedback(stage="done", progress=1.0)
         return MeasureResult(pattern, prepared.sample_mg, prepared.holder_id)
+
+    def estimate_s(self, operation: str, request: MeasureRequest) -> float:
+        scan = request.scan or self.default_scan()
+        return float(self.parameters["grind_s"]) + scan.scan_time_s + float(self.parameters["expected_handling_s"])
 
     def summary(self, operation: str, result: MeasureResult) -> str:
         points = result.pattern.two_theta_deg.size

@@ -15,7 +15,16 @@ JOINT_LIMIT_RAD = 2 * math.pi
 
 
 class MockArm(Arm):
-    """Mirrors commands to state; the gripper detects an object whenever it closes."""
+    """Mirrors commands to state; the gripper detects an object whenever it closes.
+
+    Moves are instant unless move_time_s is set (sim seconds per move, on the injected clock).
+    """
+
+    STATE_KEYS = {
+        "move_time_s": "set_move_time",
+        "grasp_finds_object": "set_grasp_finds_object",
+        "protective_stop": "set_protective_stop",
+    }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -24,11 +33,21 @@ class MockArm(Arm):
         self._closed = False
         self._protective_stop = False
         self.grasp_finds_object = True
+        self.move_time_s = 0.0
         self.at = "home"
 
     # --- test hooks ---
     def trigger_protective_stop(self) -> None:
         self._protective_stop = True
+
+    def set_protective_stop(self, stopped: bool) -> None:
+        self._protective_stop = bool(stopped)
+
+    def set_move_time(self, seconds: float) -> None:
+        self.move_time_s = float(seconds)
+
+    def set_grasp_finds_object(self, finds: bool) -> None:
+        self.grasp_finds_object = bool(finds)
 
     # --- contract ---
     def connect(self) -> None:
@@ -65,6 +84,7 @@ class MockArm(Arm):
     def move_to(self, position: str, height: Height, speed: float = 0.5) -> None:
         self._check_motion(speed)
         self.check_reach(position)
+        self.clock.sleep(self.move_time_s)
         seed = zlib.crc32(f"{position}:{Height(height).value}".encode())
         self._joints = [((seed >> (5 * i)) % 628) / 100.0 - math.pi for i in range(JOINT_COUNT)]
         self.at = f"{position}@{Height(height).value}"

@@ -10,6 +10,8 @@ from powderlab.drivers.base import DeviceStatus
 class MockBalance(Balance):
     """A balance whose load is whatever was put on it; always stable unless told otherwise."""
 
+    STATE_KEYS = {"load_mg": "add_load", "unstable": "set_unstable"}
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._connected = False

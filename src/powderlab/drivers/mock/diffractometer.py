@@ -16,6 +16,8 @@ from powderlab.drivers.diffractometer import Diffractometer, PreparedHolder, Sca
 class MockDiffractometer(Diffractometer):
     """Holders holder_01..N; every scan gives a few peaks seeded by the holder's sample."""
 
+    STATE_KEYS = {"sample_mg": "set_sample_mg"}
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._connected = False
@@ -25,6 +27,9 @@ class MockDiffractometer(Diffractometer):
         self._loaded = ""
         self._scan: tuple[ScanSettings, float, str, str] | None = None  # settings, start, holder, crucible
         self.sample_mg = float(self.config.get("mock_sample_mg", 80.0))
+
+    def set_sample_mg(self, mass_mg: float) -> None:
+        self.sample_mg = float(mass_mg)
 
     def connect(self) -> None:
         self._connected = True

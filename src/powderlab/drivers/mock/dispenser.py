@@ -11,17 +11,33 @@ from powderlab.drivers.mock.balance import MockBalance
 class MockPowderDispenser(PowderDispenser):
     """Heads from the site profile; dispenses exactly what is asked onto the coupled balance."""
 
+    STATE_KEYS = {"stock_mg": "set_stocks", "stock_overestimate_mg": "set_overestimates", "rate_mg_s": "set_rate"}
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._connected = False
         self.balance: MockBalance | None = None
         self._stock = {str(head["powder"]): float(head.get("stock_mg", 0.0)) for head in self.config.get("heads", [])}
         self.dispensed: list[tuple[str, float, DoseSpeed]] = []
+        self._overestimate: dict[str, float] = {}  # heads that believe they hold more than they do
+        self.rate_mg_s = 0.0  # 0: instant; else dispensing takes mass / rate seconds of the clock
 
     # --- test hooks ---
     def set_stock(self, powder: str, mass_mg: float) -> None:
         self.head_for(powder)
         self._stock[powder] = mass_mg
+
+    def set_stocks(self, stocks: dict[str, float]) -> None:
+        for powder, mass in stocks.items():
+            self.set_stock(powder, float(mass))
+
+    def set_overestimates(self, overestimates: dict[str, float]) -> None:
+        for powder, mass in overestimates.items():
+            self.head_for(powder)
+            self._overestimate[powder] = float(mass)
+
+    def set_rate(self, rate_mg_s: float) -> None:
+        self.rate_mg_s = float(rate_mg_s)
 
     # --- contract ---
     def connect(self) -> None:
@@ -38,14 +54,19 @@ class MockPowderDispenser(PowderDispenser):
         self.abort()
 
     def heads(self) -> list[DosingHead]:
-        return [DosingHead(i, powder, stock) for i, (powder, stock) in enumerate(self._stock.items())]
+        return [
+            DosingHead(i, powder, stock + self._overestimate.get(powder, 0.0))
+            for i, (powder, stock) in enumerate(self._stock.items())
+        ]
 
     def dispense(self, powder: str, mass_mg: float, speed: DoseSpeed) -> float:
         self.require_connected()
         require_positive("mass_mg", mass_mg, "mg", high=self.max_dose_mg)
-        head = self.head_for(powder)
-        out = min(mass_mg, head.remaining_mg)
-        self._stock[powder] = head.remaining_mg - out
+        self.head_for(powder)
+        out = min(mass_mg, self._stock[powder])
+        if self.rate_mg_s > 0:
+            self.clock.sleep(out / self.rate_mg_s)
+        self._stock[powder] -= out
         if self.balance is not None:
             self.balance.add_load(out)
         self.dispensed.append((powder, out, DoseSpeed(speed)))

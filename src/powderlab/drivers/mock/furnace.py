@@ -13,6 +13,12 @@ from powderlab.drivers.furnace import DoorState, Furnace, ProgramState
 class MockFurnace(Furnace):
     """Temperature follows the program segments exactly; with heaters off it cools (Newton)."""
 
+    STATE_KEYS = {
+        "temperature_c": "set_temperature",
+        "thermocouple_failed": "fail_thermocouple",
+        "door_jammed": "jam_door",
+    }
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._connected = False
