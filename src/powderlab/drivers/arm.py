@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from powderlab.core.errors import ErrorCode, UnknownResourceError
 from powderlab.drivers.base import Device
+from powderlab.drivers.kinematics import Pose, forward, inverse
 
 JOINT_COUNT = 6
 
@@ -81,6 +82,18 @@ class Arm(Device):
     @abc.abstractmethod
     def set_gripper(self, closed: bool) -> GripperState:
         """Close or open the gripper; returns the state after the motion. Idempotent."""
+
+    def tool_pose(self) -> Pose:
+        """The tool flange pose in the arm's base frame (UR5e kinematics from the joints)."""
+        return Pose.from_matrix(forward(self.joint_positions()))
+
+    def move_tool(self, pose: Pose, speed: float = 0.5) -> None:
+        """Move the tool flange to a Cartesian pose (base frame); NOT_REACHABLE when it cannot.
+
+        The default solves the shared UR5e inverse kinematics near the current joints and moves
+        there; a backend whose controller takes Cartesian targets natively may override it.
+        """
+        self.move_joints(inverse(pose, self.joint_positions()), speed)
 
     @abc.abstractmethod
     def stop(self) -> None:

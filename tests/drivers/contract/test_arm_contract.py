@@ -60,3 +60,18 @@ def test_protective_stop_blocks_motion_until_reset(harness):
     arm.move_home()
     arm.stop()
     arm.safe_stop()
+
+
+def test_cartesian_moves_follow_the_ur5e_kinematics(harness):
+    from powderlab.drivers.kinematics import Pose
+
+    arm = harness.arm()
+    arm.move_joints([0.3, -1.2, 1.4, -1.8, -1.57, 0.2])
+    start = arm.tool_pose()
+    target = Pose(start.x + 0.05, start.y - 0.03, start.z + 0.02, start.rx, start.ry, start.rz)
+    arm.move_tool(target)
+    reached = arm.tool_pose()
+    assert (reached.x, reached.y, reached.z) == pytest.approx((target.x, target.y, target.z), abs=2e-3)
+    with pytest.raises(Exception) as error:
+        arm.move_tool(Pose(3.0, 0.0, 0.5))
+    assert getattr(error.value, "code", None) == ErrorCode.NOT_REACHABLE
