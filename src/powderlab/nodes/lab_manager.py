@@ -73,6 +73,8 @@ class LabManager(Node):
         names = [n for n in self.get_parameter("managed_nodes").value if n]
         self.managed = {name: self._make_managed(name) for name in names}
         self._transition_lock = threading.Lock()
+        self._pending: set[Any] = set()  # health queries in flight, cancelled at shutdown
+        self._closing = False
         self._estop = msg.EStopState(engaged=False, reason="", source="lab_manager")
         self.estop_pub = self.create_publisher(msg.EStopState, ESTOP_TOPIC, LATCHED)
         self.health_pub = self.create_publisher(msg.LabHealth, HEALTH_TOPIC, LATCHED)
@@ -239,10 +241,13 @@ class LabManager(Node):
                 node.mode, node.message = message.mode, message.message
 
     def _check_health(self) -> None:
+        if self._closing:
+            return
         period = float(self.get_parameter("health_period_s").value)
         for node in self.managed.values():
             if node.get_state.service_is_ready():
                 future = node.get_state.call_async(GetState.Request())
+                self._pending.add(future)
                 future.add_done_callback(lambda f, n=node: self._on_state(n, f))
         nodes = []
         for node in self.managed.values():
@@ -267,8 +272,16 @@ class LabManager(Node):
         )
 
     def _on_state(self, node: _Managed, future: Any) -> None:
-        if future.result() is not None:
+        self._pending.discard(future)
+        if not future.cancelled() and future.exception() is None and future.result() is not None:
             node.state, node.last_answer = future.result().current_state.id, time.monotonic()
+
+    def safe_shutdown(self) -> None:
+        """Process exit: stop querying and drop the queries in flight."""
+        self._closing = True
+        for future in list(self._pending):
+            future.cancel()
+        self._pending.clear()
 
 
 def main(args: list[str] | None = None) -> int:
