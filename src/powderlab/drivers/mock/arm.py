@@ -9,12 +9,13 @@ from powderlab.core.errors import ProtectiveStopError, ValidationError
 from powderlab.core.units import require_range
 from powderlab.drivers.arm import JOINT_COUNT, Arm, GripperState, Height
 from powderlab.drivers.base import DeviceStatus
+from powderlab.drivers.mock.connection import MockConnection
 
 HOME = [0.0, -math.pi / 2, math.pi / 2, -math.pi / 2, -math.pi / 2, 0.0]
 JOINT_LIMIT_RAD = 2 * math.pi
 
 
-class MockArm(Arm):
+class MockArm(MockConnection, Arm):
     """Mirrors commands to state; the gripper detects an object whenever it closes.
 
     Moves are instant unless move_time_s is set (sim seconds per move, on the injected clock).
@@ -28,7 +29,6 @@ class MockArm(Arm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._connected = False
         self._joints = list(HOME)
         self._closed = False
         self._protective_stop = False
@@ -50,16 +50,6 @@ class MockArm(Arm):
         self.grasp_finds_object = bool(finds)
 
     # --- contract ---
-    def connect(self) -> None:
-        self._connected = True
-
-    def disconnect(self) -> None:
-        self._connected = False
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
-
     def safe_stop(self) -> None:
         """Mock motion is instant: there is never motion to stop."""
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from powderlab.core.errors import OverloadError, UnstableReadingError
 from powderlab.drivers.balance import Balance, BalanceReading
 from powderlab.drivers.base import DeviceStatus
+from powderlab.drivers.mock.connection import MockConnection
 
 
-class MockBalance(Balance):
+class MockBalance(MockConnection, Balance):
     """A balance whose load is whatever was put on it; always stable unless told otherwise."""
 
     STATE_KEYS = {"load_mg": "add_load", "unstable": "set_unstable"}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._connected = False
         self.load_mg = 0.0  # gross load on the pan
         self.tare_mg = 0.0
         self.unstable = False
@@ -27,16 +27,6 @@ class MockBalance(Balance):
         self.unstable = unstable
 
     # --- contract ---
-    def connect(self) -> None:
-        self._connected = True
-
-    def disconnect(self) -> None:
-        self._connected = False
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
-
     def safe_stop(self) -> None:
         """A balance has nothing to stop."""
 

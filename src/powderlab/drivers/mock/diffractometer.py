@@ -11,16 +11,16 @@ from powderlab.core.recipes import ScanSettings
 from powderlab.core.xrd import XrdPattern
 from powderlab.drivers.base import DeviceStatus
 from powderlab.drivers.diffractometer import Diffractometer, PreparedHolder, ScanState
+from powderlab.drivers.mock.connection import MockConnection
 
 
-class MockDiffractometer(Diffractometer):
+class MockDiffractometer(MockConnection, Diffractometer):
     """Holders holder_01..N; every scan gives a few peaks seeded by the holder's sample."""
 
     STATE_KEYS = {"sample_mg": "set_sample_mg"}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._connected = False
         count = int(self.config.get("holders", 8))
         self._clean = [f"holder_{i:02d}" for i in range(1, count + 1)]
         self._prepared: dict[str, str] = {}  # holder -> crucible
@@ -30,16 +30,6 @@ class MockDiffractometer(Diffractometer):
 
     def set_sample_mg(self, mass_mg: float) -> None:
         self.sample_mg = float(mass_mg)
-
-    def connect(self) -> None:
-        self._connected = True
-
-    def disconnect(self) -> None:
-        self._connected = False
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
 
     def safe_stop(self) -> None:
         self._scan = None

@@ -6,16 +6,16 @@ from powderlab.core.units import require_positive
 from powderlab.drivers.base import DeviceStatus
 from powderlab.drivers.dispenser import DoseSpeed, DosingHead, PartialDoseError, PowderDispenser
 from powderlab.drivers.mock.balance import MockBalance
+from powderlab.drivers.mock.connection import MockConnection
 
 
-class MockPowderDispenser(PowderDispenser):
+class MockPowderDispenser(MockConnection, PowderDispenser):
     """Heads from the site profile; dispenses exactly what is asked onto the coupled balance."""
 
     STATE_KEYS = {"stock_mg": "set_stocks", "stock_overestimate_mg": "set_overestimates", "rate_mg_s": "set_rate"}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._connected = False
         self.balance: MockBalance | None = None
         self._stock = {str(head["powder"]): float(head.get("stock_mg", 0.0)) for head in self.config.get("heads", [])}
         self.dispensed: list[tuple[str, float, DoseSpeed]] = []
@@ -40,16 +40,6 @@ class MockPowderDispenser(PowderDispenser):
         self.rate_mg_s = float(rate_mg_s)
 
     # --- contract ---
-    def connect(self) -> None:
-        self._connected = True
-
-    def disconnect(self) -> None:
-        self._connected = False
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
-
     def safe_stop(self) -> None:
         self.abort()
 

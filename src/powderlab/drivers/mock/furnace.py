@@ -8,9 +8,10 @@ from powderlab.core.errors import DeviceError, InterlockError
 from powderlab.core.recipes import HeatingProfile, SegmentKind
 from powderlab.drivers.base import DeviceStatus
 from powderlab.drivers.furnace import DoorState, Furnace, ProgramState
+from powderlab.drivers.mock.connection import MockConnection
 
 
-class MockFurnace(Furnace):
+class MockFurnace(MockConnection, Furnace):
     """Temperature follows the program segments exactly; with heaters off it cools (Newton)."""
 
     STATE_KEYS = {
@@ -21,7 +22,6 @@ class MockFurnace(Furnace):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._connected = False
         self._door = DoorState.CLOSED
         self._door_jammed = False
         self._thermocouple_failed = False
@@ -87,16 +87,6 @@ class MockFurnace(Furnace):
         return self._cooled(self._anchor[0], self._anchor[1], now)
 
     # --- contract ---
-    def connect(self) -> None:
-        self._connected = True
-
-    def disconnect(self) -> None:
-        self._connected = False
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
-
     def safe_stop(self) -> None:
         if self._program is not None:
             self._anchor = (self.clock.now(), self._temperature())

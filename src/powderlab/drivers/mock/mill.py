@@ -5,28 +5,18 @@ from __future__ import annotations
 from powderlab.core.errors import InterlockError
 from powderlab.drivers.base import DeviceStatus
 from powderlab.drivers.mill import Mill, MillState
+from powderlab.drivers.mock.connection import MockConnection
 
 
-class MockMill(Mill):
+class MockMill(MockConnection, Mill):
     """Runs for its duration on the injected clock."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._connected = False
         self._clamp_closed = False
         self._frequency = 0.0
         self._duration = 0.0
         self._started_at: float | None = None
-
-    def connect(self) -> None:
-        self._connected = True
-
-    def disconnect(self) -> None:
-        self._connected = False
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
 
     def safe_stop(self) -> None:
         self._started_at = None
