@@ -22,7 +22,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.deps-installed: requirements.lock | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -qq --require-hashes -r requirements.lock
 	touch $@
 
 # Debian packages some tests need (installed only when missing): see tools/system_deps.sh.
