@@ -12,7 +12,6 @@ Run (one core, in the background): OMP_NUM_THREADS=1 nohup .venv/bin/python tool
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 import warnings
@@ -26,8 +25,7 @@ OUT = Path(__file__).resolve().parent.parent / "src" / "powderlab" / "chemistry"
 
 
 def spec_hash(spec: PhaseSpec) -> str:
-    text = json.dumps([spec.spacegroup, spec.cell, spec.sites, spec.origin, spec.shift], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return spec.digest()
 
 
 def relax(spec: PhaseSpec, optimizer: object, steps: int, fmax: float) -> dict:

@@ -7,6 +7,8 @@ library (`data/phases.json.gz`). Runtime code reads that library, not this modul
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,11 @@ class PhaseSpec:
     quality: str = "literature"
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def digest(self) -> str:
+        """A short hash of what defines the structure (an edited spec gets new energies)."""
+        text = json.dumps([self.spacegroup, self.cell, self.sites, self.origin, self.shift], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def structure(self) -> Any:
         """The conventional-cell pymatgen Structure."""

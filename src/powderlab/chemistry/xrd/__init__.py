@@ -1,0 +1,1 @@
+"""Powder XRD (see modules)."""
