@@ -84,9 +84,10 @@ def _species(gas: str) -> tuple[float, str | None]:
 
 @lru_cache(maxsize=16)
 def _nist_table(key: str) -> tuple[np.ndarray, np.ndarray]:
-    from pymatgen.analysis.compatibility.computed_entries import G_GASES
+    import json
+    from importlib import resources
 
-    data = G_GASES[key]
+    data = json.loads(resources.files("pymatgen.core").joinpath("data/nist_gas_gf.json").read_text())[key]
     temps = np.array(sorted(float(t) for t in data if float(t) >= 298.0))
     values = np.array([data[str(int(t))] for t in temps])
     return temps, values

@@ -11,8 +11,12 @@ temperature grid so the hidden-truth model can call it often.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable
-from functools import cached_property
+from functools import cached_property, lru_cache
+from importlib import resources
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -69,21 +73,19 @@ class Thermo:
         return float(np.interp(temperature_k, TEMPERATURE_GRID_K, self._gibbs_cache[phase.phase_id]))
 
     def _gibbs_grid(self, phase: Phase) -> np.ndarray:
-        from pymatgen.analysis.compatibility.computed_entries import G_ELEMS, GibbsComputedStructureEntry
-
         h_f = self.formation_energy_per_atom(phase)
         comp = phase.composition
         if len(comp.elements) == 1:
             return np.zeros_like(TEMPERATURE_GRID_K)
         structure = phase.structure()
         volume = structure.volume / len(structure)
-        reduced_mass = GibbsComputedStructureEntry._reduced_mass(structure)
+        mass = _reduced_mass(comp)
         amounts = comp.get_el_amt_dict()
+        elements = _element_gibbs()
         values = []
         for temperature in TEMPERATURE_GRID_K:
-            g_delta = GibbsComputedStructureEntry._g_delta_sisso(volume, reduced_mass, temperature)
-            g_elements = sum(a * G_ELEMS[str(int(temperature))][el] for el, a in amounts.items())
-            values.append(h_f + g_delta - g_elements / comp.num_atoms)
+            g_elements = sum(a * elements[str(int(temperature))][el] for el, a in amounts.items())
+            values.append(h_f + sisso_g_delta(volume, mass, temperature) - g_elements / comp.num_atoms)
         return np.asarray(values)
 
     # --- phase diagrams ----------------------------------------------------------------------
@@ -133,6 +135,35 @@ class Thermo:
 
     def _phase(self, phase: Phase | str) -> Phase:
         return phase if isinstance(phase, Phase) else self.library.find(phase)
+
+
+def sisso_g_delta(volume_per_atom: float, reduced_mass: float, temperature_k: float) -> float:
+    """G^delta(T) in eV/atom, Bartel et al., Nat. Commun. 9, 4168 (2018), eq. 4 (as in pymatgen)."""
+    return (
+        (-2.48e-4 * math.log(volume_per_atom) - 8.94e-5 * reduced_mass / volume_per_atom) * temperature_k
+        + 0.181 * math.log(temperature_k)
+        - 0.882
+    )
+
+
+def _reduced_mass(composition: Any) -> float:
+    """Bartel et al. eq. 6: the stoichiometry-weighted pairwise reduced mass (amu)."""
+    amounts = composition.get_el_amt_dict()
+    if len(amounts) < 2:
+        return 0.0
+    from pymatgen.core import Element
+
+    total = 0.0
+    for (a, x_a), (b, x_b) in combinations(amounts.items(), 2):
+        m_a, m_b = float(Element(a).atomic_mass), float(Element(b).atomic_mass)
+        total += (x_a + x_b) * m_a * m_b / (m_a + m_b)
+    return total / ((len(amounts) - 1) * composition.num_atoms)
+
+
+@lru_cache(maxsize=1)
+def _element_gibbs() -> dict[str, dict[str, float]]:
+    """Experimental G(T) of the elements (eV/atom) shipped with pymatgen (core/data/g_els.json)."""
+    return json.loads(resources.files("pymatgen.core").joinpath("data/g_els.json").read_text())
 
 
 _DEFAULT: Thermo | None = None
