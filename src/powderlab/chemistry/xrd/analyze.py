@@ -45,7 +45,7 @@ class AnalysisOptions:
     max_phases: int = 5
     max_lattice_strain: float = 0.012  # searched and refined lattice-scale range (+-)
     max_size_broadening_deg: float = 0.4
-    min_weight_fraction: float = 0.015
+    min_weight_fraction: float = 0.03
     min_chi2_gain: float = 0.02  # a phase must lower chi-square by this share to be added or kept
     background_order: int = 10
     unknown_residual_fraction: float = 0.03  # unexplained share of peak intensity that flags a phase
@@ -347,7 +347,7 @@ class _Fitter:
 
         steps = np.array([1e-3] + [2e-5, 2e-3] * len(names))
         fit = least_squares(residuals, vector0, bounds=(low, high), diff_step=steps / np.maximum(np.abs(vector0), 1e-3),
-                            max_nfev=25 * (1 + len(names)), x_scale=np.array([0.01] + [1e-3, 0.02] * len(names)))
+                            max_nfev=12 * (1 + len(names)), x_scale=np.array([0.01] + [1e-3, 0.02] * len(names)))
         vector = fit.x
         refined = {n: (float(vector[1 + 2 * i]), float(vector[2 + 2 * i])) for i, n in enumerate(names)}
         return refined, float(vector[0])
@@ -370,22 +370,25 @@ class _Fitter:
         remaining = list(self.refs)
         while remaining and len(selected) < opts.max_phases:
             ranked = self.search(self.y - model, remaining, default_width)
-            accepted = False
-            for _, name, scale in ranked[:3]:
-                trial = [*selected, name]
+            best = None
+            for _, name, scale in ranked[:4]:  # cheap linear check at the searched lattice scale
                 trial_params = {**params, name: (scale, default_width)}
-                trial_params, trial_zero = self.refine(trial, trial_params, zero)
-                coefficients, trial_chi2, columns = self.evaluate(trial, trial_params, trial_zero)
-                scales = coefficients[: len(trial)]
-                share = scales[-1] / scales.sum() if scales.sum() > 0 else 0.0
-                if (chi2 - trial_chi2) / chi2 >= opts.min_chi2_gain and share >= opts.min_weight_fraction:
-                    selected, params, zero, chi2 = trial, trial_params, trial_zero, trial_chi2
-                    model = self.model(columns, coefficients)[0]
-                    remaining.remove(name)
-                    accepted = True
-                    break
-            if not accepted:
+                coefficients, trial_chi2, _ = self.evaluate([*selected, name], trial_params, zero)
+                if best is None or trial_chi2 < best[0]:
+                    best = (trial_chi2, name, trial_params)
+            if best is None:
                 break
+            _, name, trial_params = best
+            trial = [*selected, name]
+            trial_params, trial_zero = self.refine(trial, trial_params, zero)
+            coefficients, trial_chi2, columns = self.evaluate(trial, trial_params, trial_zero)
+            scales = coefficients[: len(trial)]
+            share = scales[-1] / scales.sum() if scales.sum() > 0 else 0.0
+            if (chi2 - trial_chi2) / chi2 < opts.min_chi2_gain or share < opts.min_weight_fraction:
+                break
+            selected, params, zero, chi2 = trial, trial_params, trial_zero, trial_chi2
+            model = self.model(columns, coefficients)[0]
+            remaining.remove(name)
         selected, params, zero = self._prune(selected, params, zero)
         return self._summarise(selected, params, zero)
 
