@@ -143,6 +143,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from powderlab.chemistry.xrd.io import read_pattern
     from powderlab.chemistry.xrd.reflections import reflections_from_structure
 
+    elements = _elements(args.elements)
     pattern = read_pattern(args.pattern)
     library = load_library()
     references = None
@@ -152,7 +153,6 @@ def run_analyze(args: argparse.Namespace) -> int:
             phase = phase_from_cif(cif)
             references[phase.phase_id] = reflections_from_structure(phase.structure())
     candidates = [c.strip() for c in args.candidates.split(",")] if args.candidates else None
-    elements = _elements(args.elements)
     if candidates is None and elements is None and references is None:
         raise ValidationError("analyze", "give --elements, --candidates or --references")
     result = analyze_pattern(

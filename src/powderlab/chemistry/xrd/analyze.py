@@ -437,24 +437,26 @@ class _Fitter:
             delta_rwp=delta_rwp,
             rwp=rwp,
             rexp=rexp,
-            unexplained=self._unexplained(model, peak_area),
+            unexplained=self._unexplained(model, crystalline, peak_area),
             hump_fraction=hump_area / (hump_area + peak_area) if hump_area + peak_area > 0 else 0.0,
             calculated=model,
             background=background + hump,
         )
 
-    def _unexplained(self, model: np.ndarray, peak_area: float) -> float:
-        """Share of the peak intensity left in significant positive residual peaks."""
+    def _unexplained(self, model: np.ndarray, crystalline: np.ndarray, peak_area: float) -> float:
+        """Share of the peak intensity left in significant positive residual peaks where the fitted
+        phases put little intensity (misfit of a known peak, e.g. texture, does not count)."""
         residual = self.y - model
         variance = np.maximum(model, 1.0)
         window = 7
         kernel = np.ones(window)
         summed = np.convolve(residual, kernel, mode="same")
         sigma = np.sqrt(np.convolve(variance, kernel, mode="same"))
-        significant = summed / sigma > self.options.unknown_significance
+        local_peaks = np.convolve(np.clip(crystalline, 0, None), np.ones(2 * window + 1), mode="same")
+        local_residual = np.convolve(np.clip(residual, 0, None), np.ones(2 * window + 1), mode="same")
+        significant = (summed / sigma > self.options.unknown_significance) & (local_residual > local_peaks)
         if not significant.any():
             return 0.0
         mask = np.convolve(significant.astype(float), np.ones(2 * window + 1), mode="same") > 0
         excess = float(np.sum(np.clip(residual[mask], 0, None)))
-        total = max(peak_area, 1.0)
-        return excess / total
+        return excess / max(peak_area, 1.0)
