@@ -64,7 +64,9 @@ def fit_references(phases: dict[str, Phase], chgnet_refs: dict[str, float], expe
     residual = (matrix[:n_fit] @ mu - vector[:n_fit]) * -1000.0  # meV/atom: computed minus experimental dHf
     return {
         "mu": {el: float(mu[index[el]]) for el in elements},
-        "shift_from_chgnet_mev": {el: round(1000 * (mu[index[el]] - chgnet_refs[el]), 1) for el in elements if el in chgnet_refs},
+        "shift_from_chgnet_mev": {
+            el: round(1000 * (mu[index[el]] - chgnet_refs[el]), 1) for el in elements if el in chgnet_refs
+        },
         "residuals_mev_per_atom": {n: round(float(r), 1) for n, r in zip(names, residual, strict=True)},
         "mae_mev_per_atom": round(float(np.mean(np.abs(residual))), 1),
         "n_compounds": n_fit,

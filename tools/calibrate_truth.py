@@ -52,7 +52,10 @@ def main() -> None:
     print(f"\n{n} targets, seed {args.seed}, {time.perf_counter() - start:.0f} s")
     print(f"made with obvious precursors at 900 C: {len(standard)} ({100 * len(standard) / n:.0f} %)")
     print(f"made only at another temperature: {len(other_t)} ({100 * len(other_t) / n:.0f} %): {', '.join(other_t)}")
-    print(f"not made by obvious precursors at any of {TEMPERATURES}: {len(never)} ({100 * len(never) / n:.0f} %): {', '.join(never)}")
+    print(
+        f"not made by obvious precursors at any of {TEMPERATURES}: {len(never)} ({100 * len(never) / n:.0f} %): "
+        + ", ".join(never)
+    )
 
 
 if __name__ == "__main__":

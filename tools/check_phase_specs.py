@@ -39,13 +39,22 @@ def main(ids: list[str]) -> int:
         if "element" not in spec.roles and len(structure) < 200:
             try:
                 valences = ",".join(
-                    f"{s}{v:+d}" for s, v in sorted({(site.specie.symbol, v) for site, v in zip(structure, BVAnalyzer().get_valences(structure))})
+                    f"{s}{v:+d}"
+                    for s, v in sorted(
+                        {
+                            (site.specie.symbol, v)
+                            for site, v in zip(structure, BVAnalyzer().get_valences(structure), strict=True)
+                        }
+                    )
                 )
             except ValueError:
                 valences = "BV failed"
         rho = structure.density
         flag = "!!" if problems else "  "
-        print(f"{flag}{spec.phase_id:14s} n={len(structure):3d} prim={len(structure.get_primitive_structure()):3d} dmin={dmin:.2f} rho={rho:.2f} {valences} {'; '.join(problems)}")
+        print(
+            f"{flag}{spec.phase_id:14s} n={len(structure):3d} prim={len(structure.get_primitive_structure()):3d} "
+            f"dmin={dmin:.2f} rho={rho:.2f} {valences} {'; '.join(problems)}"
+        )
         bad += bool(problems)
     print(f"{bad} with problems")
     return 1 if bad else 0

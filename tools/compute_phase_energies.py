@@ -69,10 +69,16 @@ def main() -> None:
         if spec.phase_id in done and done[spec.phase_id]["spec_hash"] == spec_hash(spec):
             continue
         entry = relax(spec, optimizer, args.steps, args.fmax)
-        entry["protocol"] = f"CHGNet {chgnet.__version__} FIRE relax (cell + positions), fmax {args.fmax} eV/A, <= {args.steps} steps"
+        entry["protocol"] = (
+            f"CHGNet {chgnet.__version__} FIRE relax (cell + positions), fmax {args.fmax} eV/A, <= {args.steps} steps"
+        )
         done[spec.phase_id] = entry
         OUT.write_text(json.dumps(done, indent=1, sort_keys=True) + "\n")
-        print(f"{spec.phase_id:16s} n={entry['n_atoms']:3d} E={entry['energy_per_atom_ev']:.4f} steps={entry['steps']} fmax={entry['final_fmax_ev_per_a']:.3f} {entry['seconds']} s", flush=True)
+        print(
+            f"{spec.phase_id:16s} n={entry['n_atoms']:3d} E={entry['energy_per_atom_ev']:.4f} "
+            f"steps={entry['steps']} fmax={entry['final_fmax_ev_per_a']:.3f} {entry['seconds']} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -11,10 +11,34 @@ from powderlab.chemistry.xrd.simulate import SimulationOptions
 
 # Systems the lab works in: the sample's elements as the analysis gets them (precursors' C, H, N included).
 SYSTEMS = (
-    "Li,Co,O,C", "Li,Mn,O,C", "Li,Fe,P,O,C,H,N", "Ba,Ti,O,C", "Sr,Ti,O,C", "Ca,Ti,O,C", "Li,Ni,O,C",
-    "Y,Fe,O", "La,Mn,O", "Mg,Al,O", "Zn,Fe,O", "Bi,Fe,O", "Li,Nb,O,C", "Ca,W,O,C", "Sr,Mo,O,C",
-    "Ba,Zr,O,C", "Li,Ti,O,C", "K,Nb,O,C", "Co,Al,O", "Ni,Ti,O", "Zn,W,O", "Y,P,O,H,N", "Mg,Cr,O",
-    "La,Ni,O", "Na,Fe,O,C", "Li,Cu,O,C", "Y,Al,O", "Zr,Si,O",
+    "Li,Co,O,C",
+    "Li,Mn,O,C",
+    "Li,Fe,P,O,C,H,N",
+    "Ba,Ti,O,C",
+    "Sr,Ti,O,C",
+    "Ca,Ti,O,C",
+    "Li,Ni,O,C",
+    "Y,Fe,O",
+    "La,Mn,O",
+    "Mg,Al,O",
+    "Zn,Fe,O",
+    "Bi,Fe,O",
+    "Li,Nb,O,C",
+    "Ca,W,O,C",
+    "Sr,Mo,O,C",
+    "Ba,Zr,O,C",
+    "Li,Ti,O,C",
+    "K,Nb,O,C",
+    "Co,Al,O",
+    "Ni,Ti,O",
+    "Zn,W,O",
+    "Y,P,O,H,N",
+    "Mg,Cr,O",
+    "La,Ni,O",
+    "Na,Fe,O,C",
+    "Li,Cu,O,C",
+    "Y,Al,O",
+    "Zr,Si,O",
 )
 
 

@@ -48,7 +48,9 @@ def test_analyze_with_reference_cifs(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert {p["phase_id"] for p in result["phases"]} == {"ZnO", "ZnFe2O4"}
 
 
-def test_add_phase_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add_phase_and_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(xrd.USER_PHASE_DIR_ENV, str(tmp_path / "lib"))
     cif = tmp_path / "novel.cif"
     default_library().get("MgO").structure().to(filename=str(cif))

@@ -54,7 +54,7 @@ def test_lookup_by_id_and_formula_and_system() -> None:
 
 
 def test_unknown_phase_error_names_it_and_similar_ids() -> None:
-    with pytest.raises(UnknownResourceError, match="unknown phase 'LiCoO3'.*LiCoO2"):
+    with pytest.raises(UnknownResourceError, match=r"unknown phase 'LiCoO3'.*LiCoO2"):
         default_library().get("LiCoO3")
 
 

@@ -9,9 +9,32 @@ from powderlab.chemistry.reactions import balance_reaction
 from powderlab.chemistry.thermo import default_thermo, e_above_hull
 
 KNOWN_STABLE = [
-    "LiCoO2", "BaTiO3", "SrTiO3", "CaTiO3", "MgAl2O4", "ZnFe2O4", "LiNbO3", "CaWO4", "SrMoO4",
-    "BaZrO3", "Li2MnO3", "LaMnO3", "YFeO3", "Y3Al5O12", "LiFePO4", "NiTiO3", "CoAl2O4", "BiFeO3",
-    "Al2O3", "MgO", "ZnO", "CaCO3", "BaCO3", "Li2CO3", "Co3O4", "Fe2O3",
+    "LiCoO2",
+    "BaTiO3",
+    "SrTiO3",
+    "CaTiO3",
+    "MgAl2O4",
+    "ZnFe2O4",
+    "LiNbO3",
+    "CaWO4",
+    "SrMoO4",
+    "BaZrO3",
+    "Li2MnO3",
+    "LaMnO3",
+    "YFeO3",
+    "Y3Al5O12",
+    "LiFePO4",
+    "NiTiO3",
+    "CoAl2O4",
+    "BiFeO3",
+    "Al2O3",
+    "MgO",
+    "ZnO",
+    "CaCO3",
+    "BaCO3",
+    "Li2CO3",
+    "Co3O4",
+    "Fe2O3",
 ]
 
 

@@ -25,7 +25,11 @@ def test_same_seed_same_outcome_other_seed_other_world() -> None:
     b = SynthesisModel(3).react(recipe, a_lab_profile(800), MillingSettings())
     assert a == b
     outcomes = {
-        tuple(sorted((k, round(v, 3)) for k, v in SynthesisModel(seed).react(recipe, a_lab_profile(800)).phases_mg.items()))
+        tuple(
+            sorted(
+                (k, round(v, 3)) for k, v in SynthesisModel(seed).react(recipe, a_lab_profile(800)).phases_mg.items()
+            )
+        )
         for seed in range(6)
     }
     assert len(outcomes) > 1

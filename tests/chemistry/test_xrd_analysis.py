@@ -79,7 +79,9 @@ def test_amorphous_content_shows_as_a_hump_not_as_a_phase() -> None:
 
 def test_given_reference_structures_instead_of_the_library() -> None:
     library = default_library()
-    references = {name: reflections_from_structure(library.get(name).structure()) for name in ("ZnO", "Fe2O3", "ZnFe2O4")}
+    references = {
+        name: reflections_from_structure(library.get(name).structure()) for name in ("ZnO", "Fe2O3", "ZnFe2O4")
+    }
     pattern = simulate_pattern({"ZnFe2O4": 0.5, "ZnO": 0.5}, seed=3, options=SimulationOptions().ideal())
     analysis = analyze_pattern(pattern, references=references)
     assert set(analysis.phase_ids) == {"ZnO", "ZnFe2O4"}

@@ -21,10 +21,11 @@ def xrdml(path: Path) -> None:
         '<xrdMeasurements xmlns="http://www.xrdml.com/XRDMeasurement/1.5">\n'
         ' <xrdMeasurement measurementType="Scan">\n'
         '  <usedWavelength intended="K-Alpha 1"><kAlpha1 unit="Angstrom">1.5405980</kAlpha1></usedWavelength>\n'
-        '  <scan><dataPoints>\n'
+        "  <scan><dataPoints>\n"
         f'   <positions axis="2Theta" unit="deg"><startPosition>{X[0]}</startPosition>'
         f"<endPosition>{X[-1]}</endPosition></positions>\n"
-        '   <positions axis="Omega" unit="deg"><startPosition>5</startPosition><endPosition>6</endPosition></positions>\n'
+        '   <positions axis="Omega" unit="deg">'
+        "<startPosition>5</startPosition><endPosition>6</endPosition></positions>\n"
         '   <commonCountingTime unit="seconds">1.0</commonCountingTime>\n'
         f'   <intensities unit="counts">{" ".join(str(v) for v in Y)}</intensities>\n'
         "  </dataPoints></scan>\n </xrdMeasurement>\n</xrdMeasurements>\n"
@@ -32,7 +33,13 @@ def xrdml(path: Path) -> None:
 
 
 def ras(path: Path) -> None:
-    lines = ["*RAS_DATA_START", "*RAS_HEADER_START", '*HW_XG_WAVE_LENGTH_ALPHA1 "1.540593"', "*RAS_HEADER_END", "*RAS_INT_START"]
+    lines = [
+        "*RAS_DATA_START",
+        "*RAS_HEADER_START",
+        '*HW_XG_WAVE_LENGTH_ALPHA1 "1.540593"',
+        "*RAS_HEADER_END",
+        "*RAS_INT_START",
+    ]
     lines += [f"{x:.4f} {y:.2f} 1.0000" for x, y in zip(X, Y, strict=True)]
     lines += ["*RAS_INT_END", "*RAS_DATA_END"]
     path.write_text("\n".join(lines) + "\n", encoding="latin-1")
@@ -52,7 +59,9 @@ def xy(path: Path) -> None:
     XrdPattern(X, Y).to_xy(path)
 
 
-@pytest.mark.parametrize(("suffix", "writer"), [(".xrdml", xrdml), (".ras", ras), (".uxd", uxd), (".csv", csv_file), (".xy", xy)])
+@pytest.mark.parametrize(
+    ("suffix", "writer"), [(".xrdml", xrdml), (".ras", ras), (".uxd", uxd), (".csv", csv_file), (".xy", xy)]
+)
 def test_formats_read_back(tmp_path: Path, suffix: str, writer: object) -> None:
     path = tmp_path / f"pattern{suffix}"
     writer(path)
@@ -67,7 +76,7 @@ def test_write_csv_round_trip(tmp_path: Path) -> None:
 
 
 def test_errors_name_the_file_and_the_formats(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="unsupported pattern format '.raw'.*xrdml"):
+    with pytest.raises(ValidationError, match=r"unsupported pattern format '\.raw'.*xrdml"):
         (tmp_path / "scan.raw").write_bytes(b"RAW4.00")
         read_pattern(tmp_path / "scan.raw")
     bad = tmp_path / "bad.xy"

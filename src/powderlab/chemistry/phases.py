@@ -193,9 +193,7 @@ class PhaseLibrary:
         """Phases made only of these elements (elemental phases only when asked)."""
         allowed = {e.strip() for e in elements if e.strip()}
         return [
-            p
-            for p in self._phases.values()
-            if p.elements <= allowed and (include_elements or "element" not in p.roles)
+            p for p in self._phases.values() if p.elements <= allowed and (include_elements or "element" not in p.roles)
         ]
 
     def with_role(self, role: str) -> list[Phase]:
@@ -276,7 +274,10 @@ def phase_from_cif(
             "has partially occupied sites; allowed: ordered structures (order it first, e.g. with "
             f"{OrderDisorderedStructureTransformation.__name__})",
         )
-    provenance = {"source": f"CIF {path.name}", "energy": "given by the user" if energy_per_atom_ev is not None else "none"}
+    provenance = {
+        "source": f"CIF {path.name}",
+        "energy": "given by the user" if energy_per_atom_ev is not None else "none",
+    }
     return Phase.from_structure(
         phase_id or path.stem,
         structure,

@@ -57,10 +57,33 @@ class BalancedReaction:
 
 # The powder a lab doses for each element, as on the reference cell (hardware/default.yaml).
 OBVIOUS_PRECURSOR = {
-    "Li": "Li2CO3", "Na": "Na2CO3", "K": "K2CO3", "Mg": "MgO", "Ca": "CaCO3", "Sr": "SrCO3", "Ba": "BaCO3",
-    "Al": "Al2O3", "Si": "SiO2", "Ti": "TiO2", "Zr": "ZrO2", "V": "V2O5", "Cr": "Cr2O3", "Mn": "MnO2",
-    "Fe": "Fe2O3", "Co": "Co3O4", "Ni": "NiO", "Cu": "CuO", "Zn": "ZnO", "Nb": "Nb2O5", "Mo": "MoO3",
-    "W": "WO3", "Y": "Y2O3", "La": "La2O3", "P": "NH4H2PO4", "Bi": "Bi2O3", "In": "In2O3",
+    "Li": "Li2CO3",
+    "Na": "Na2CO3",
+    "K": "K2CO3",
+    "Mg": "MgO",
+    "Ca": "CaCO3",
+    "Sr": "SrCO3",
+    "Ba": "BaCO3",
+    "Al": "Al2O3",
+    "Si": "SiO2",
+    "Ti": "TiO2",
+    "Zr": "ZrO2",
+    "V": "V2O5",
+    "Cr": "Cr2O3",
+    "Mn": "MnO2",
+    "Fe": "Fe2O3",
+    "Co": "Co3O4",
+    "Ni": "NiO",
+    "Cu": "CuO",
+    "Zn": "ZnO",
+    "Nb": "Nb2O5",
+    "Mo": "MoO3",
+    "W": "WO3",
+    "Y": "Y2O3",
+    "La": "La2O3",
+    "P": "NH4H2PO4",
+    "Bi": "Bi2O3",
+    "In": "In2O3",
 }
 
 
@@ -70,7 +93,9 @@ def obvious_precursors(target: str, library: PhaseLibrary | None = None) -> list
     phase = resolve(target, library, "target")
     missing = sorted(e for e in phase.elements - {"O"} if e not in OBVIOUS_PRECURSOR)
     if missing:
-        raise ValidationError("target", f"no precursor known for {', '.join(missing)}; known: {', '.join(OBVIOUS_PRECURSOR)}")
+        raise ValidationError(
+            "target", f"no precursor known for {', '.join(missing)}; known: {', '.join(OBVIOUS_PRECURSOR)}"
+        )
     return [OBVIOUS_PRECURSOR[e] for e in sorted(phase.elements - {"O"})]
 
 
@@ -85,6 +110,7 @@ def resolve(name: str, library: PhaseLibrary, kind: str = "precursor") -> Phase:
 def balance_reaction(
     target: str,
     precursors: Sequence[str],
+    *,
     temperature_k: float | None = None,
     atmosphere: Atmosphere = AIR,
     gases: Sequence[str] = DEFAULT_RELEASE_GASES,
@@ -132,6 +158,7 @@ def precursor_masses(
     target: str,
     precursors: Sequence[str],
     batch_mg: float,
+    *,
     basis: str = "precursors",
     library: PhaseLibrary | None = None,
 ) -> tuple[PowderDose, ...]:
@@ -167,7 +194,9 @@ def _balance(target: Phase, phases: list[Phase], gases: Sequence[str]) -> tuple[
         )
     usable = [g for g in gases if {el.symbol for el in Composition(g).elements} <= solid_elements | {"O"}]
     stuck = sorted(
-        el for el in solid_elements - target.elements if not any(el in {e.symbol for e in Composition(g).elements} for g in usable)
+        el
+        for el in solid_elements - target.elements
+        if not any(el in {e.symbol for e in Composition(g).elements} for g in usable)
     )
     if stuck:
         owners = {el: [p.reduced_formula for p in phases if el in p.elements] for el in stuck}

@@ -48,7 +48,9 @@ class Thermo:
         """Formation enthalpy (eV/atom) on the fitted CHGNet scale (about 298 K)."""
         phase = self._phase(phase)
         if phase.energy_per_atom_ev is None:
-            raise ValidationError(f"phase {phase.phase_id}", "has no energy; give one (CIF phases need energy_per_atom_ev)")
+            raise ValidationError(
+                f"phase {phase.phase_id}", "has no energy; give one (CIF phases need energy_per_atom_ev)"
+            )
         comp = phase.composition
         missing = sorted(e for e in phase.elements if e not in self.references)
         if missing:

@@ -59,7 +59,9 @@ def register(subparsers: Any) -> None:
     add.add_argument("cif", help="CIF file")
     add.add_argument("--id", dest="phase_id", help="phase id (default: the file name)")
     add.add_argument("--energy-per-atom", type=float, help="total energy (eV/atom, CHGNet scale) for thermodynamics")
-    add.add_argument("--library-dir", help=f"user library folder (default: ${USER_PHASE_DIR_ENV} or ~/.local/share/powderlab/phases)")
+    add.add_argument(
+        "--library-dir", help=f"user library folder (default: ${USER_PHASE_DIR_ENV} or ~/.local/share/powderlab/phases)"
+    )
     add.set_defaults(handler=run_add_phase)
 
 
@@ -130,10 +132,18 @@ def run_simulate(args: argparse.Namespace) -> int:
         options = options.ideal()
     scan = ScanSettings(two_theta_start_deg=args.start, two_theta_end_deg=args.end, step_deg=args.step)
     pattern = simulate_pattern(
-        fractions, scan, options, seed=args.seed, amorphous_fraction=args.amorphous, library=library, references=references
+        fractions,
+        scan,
+        options,
+        seed=args.seed,
+        amorphous_fraction=args.amorphous,
+        library=library,
+        references=references,
     )
     path = write_pattern(pattern, args.output)
-    print(f"wrote {path} ({pattern.two_theta_deg.size} points; {', '.join(f'{k}={v:g}' for k, v in fractions.items())})")
+    print(
+        f"wrote {path} ({pattern.two_theta_deg.size} points; {', '.join(f'{k}={v:g}' for k, v in fractions.items())})"
+    )
     return 0
 
 
@@ -166,14 +176,20 @@ def run_analyze(args: argparse.Namespace) -> int:
         json.dump(result.to_dict(include_curves=args.curves), sys.stdout, indent=2)
         print()
         return 0
-    print(f"{args.pattern}: Rwp {result.rwp:.4f} (Rexp {result.rexp:.4f}), {result.elapsed_s:.2f} s, {len(result.candidates)} candidates")
+    print(
+        f"{args.pattern}: Rwp {result.rwp:.4f} (Rexp {result.rexp:.4f}), "
+        f"{result.elapsed_s:.2f} s, {len(result.candidates)} candidates"
+    )
     for phase in result.phases:
         print(
             f"  {phase.phase_id:18s} {phase.formula:12s} {100 * phase.weight_fraction:6.1f} wt%  "
             f"confidence {phase.confidence:.2f}  lattice x{phase.lattice_scale:.4f}"
         )
     if result.unknown_phase_suspected:
-        print(f"  unexplained peaks: {100 * result.unexplained_fraction:.1f} % of the intensity; an unknown phase is likely")
+        print(
+            f"  unexplained peaks: {100 * result.unexplained_fraction:.1f} % of the intensity; "
+            "an unknown phase is likely"
+        )
     return 0
 
 

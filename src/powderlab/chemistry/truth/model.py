@@ -144,12 +144,14 @@ class SynthesisModel:
         if not precursor_mg:
             raise ValidationError("precursor_mg", "no powder given; give at least one precursor with its mass")
         amounts: dict[str, float] = {}
-        for name, mass in precursor_mg.items():
+        for name, given in precursor_mg.items():
             phase = self._phase(name)
-            mass = require_positive(f"mass of {name}", mass, "mg")
+            mass = require_positive(f"mass of {name}", given, "mg")
             closed = self._closed_atoms(phase)
             if closed <= 0:
-                raise ValidationError(f"precursor {name}", "contains only O, C, H or N; allowed: solids with a metal or P")
+                raise ValidationError(
+                    f"precursor {name}", "contains only O, C, H or N; allowed: solids with a metal or P"
+                )
             amounts[phase.phase_id] = amounts.get(phase.phase_id, 0.0) + mass / float(phase.composition.weight) * closed
         initial = dict(amounts)
         elements = set().union(*(self.library.get(p).elements for p in amounts))
@@ -161,7 +163,7 @@ class SynthesisModel:
         state = _State(amounts, {}, {}, {}, self._experiment_rng(precursor_mg, profile, milling))
         contact = _contact_factor(milling)
         for time_h, temperature_c, dt_h in _temperature_steps(profile, limits):
-            self._step(state, candidates, temperature_c, dt_h, contact, time_h)
+            self._step(state, candidates, temperature_c, dt_h=dt_h, contact=contact, time_h=time_h)
         return self._outcome(state, initial)
 
     # --- thermodynamics in the open system -----------------------------------------------------
@@ -184,11 +186,14 @@ class SynthesisModel:
 
     def _phi_per_closed_atom(self, phase: Phase, temperature_k: float) -> float:
         """Grand potential per closed atom (eV): G_f(T) + hidden offset, minus the open elements."""
-        key = (phase.phase_id, int(round(temperature_k / TEMPERATURE_BIN_K)))
+        key = (phase.phase_id, round(temperature_k / TEMPERATURE_BIN_K))
         if key not in self._phi:
             t = key[1] * TEMPERATURE_BIN_K
             n = phase.composition.num_atoms
-            g = (self.thermo.gibbs_formation_per_atom(phase, min(max(t, 300.0), 2000.0)) + self.world.energy_offset(phase)) * n
+            g = (
+                self.thermo.gibbs_formation_per_atom(phase, min(max(t, 300.0), 2000.0))
+                + self.world.energy_offset(phase)
+            ) * n
             mu = open_element_potentials(t, self.atmosphere)
             g -= sum(float(a) * mu[el.symbol] for el, a in phase.composition.items() if el.symbol in GAS_ELEMENTS)
             self._phi[key] = g / self._closed_atoms(phase)
@@ -196,7 +201,7 @@ class SynthesisModel:
 
     def _reaction(self, names: tuple[str, ...], candidates: list[Phase], temperature_k: float) -> _Reaction | None:
         """Most favourable reaction of one phase (decomposition) or a pair, or None."""
-        key = (names, int(round(temperature_k / TEMPERATURE_BIN_K)))
+        key = (names, round(temperature_k / TEMPERATURE_BIN_K))
         if key in self._reactions:
             return self._reactions[key]
         reactants = [self.library.get(n) for n in names]
@@ -225,7 +230,9 @@ class SynthesisModel:
         result = None
         if solution.success and solution.fun < -MIN_REACTION_EV:
             shares = solution.x[len(usable) :]
-            products = {p.phase_id: float(v) for p, v in zip(usable, solution.x[: len(usable)], strict=True) if v > 1e-9}
+            products = {
+                p.phase_id: float(v) for p, v in zip(usable, solution.x[: len(usable)], strict=True) if v > 1e-9
+            }
             for name, share in zip(names, shares, strict=True):  # a reactant on both sides is only partly used
                 if name in products:
                     used = min(products.pop(name), share)
@@ -247,7 +254,16 @@ class SynthesisModel:
 
     # --- one time step --------------------------------------------------------------------------
 
-    def _step(self, state: _State, candidates: list[Phase], temperature_c: float, dt_h: float, contact: float, time_h: float) -> None:
+    def _step(
+        self,
+        state: _State,
+        candidates: list[Phase],
+        temperature_c: float,
+        *,
+        dt_h: float,
+        contact: float,
+        time_h: float,
+    ) -> None:
         temperature_k = temperature_c + 273.15
         present = sorted(p for p, x in state.amounts.items() if x > TINY)
         reactions: list[tuple[float, _Reaction, float]] = []
@@ -274,12 +290,18 @@ class SynthesisModel:
                 rate = RATE_AT_ONSET_PER_H * min(arrhenius, 200.0) * self.world.rate_factor(pa, pb) * contact * melt * g
                 reactions.append((reaction.driving_ev_per_atom, reaction, rate * state.noise))
         for _, reaction, rate in sorted(reactions, key=lambda item: item[0]):
-            self._apply(state, reaction, rate, dt_h, temperature_c, time_h)
+            self._apply(state, reaction, rate, dt_h=dt_h, temperature_c=temperature_c, time_h=time_h)
         self._crystallise(state, temperature_c, dt_h, time_h)
         self._volatilise(state, temperature_c, dt_h, time_h)
 
-    def _apply(self, state: _State, reaction: _Reaction, rate: float, dt_h: float, temperature_c: float, time_h: float) -> None:
-        limit = min(state.amounts.get(n, 0.0) / c for n, c in zip(reaction.reactants, reaction.coefficients, strict=True) if c > 0)
+    def _apply(
+        self, state: _State, reaction: _Reaction, rate: float, *, dt_h: float, temperature_c: float, time_h: float
+    ) -> None:
+        limit = min(
+            state.amounts.get(n, 0.0) / c
+            for n, c in zip(reaction.reactants, reaction.coefficients, strict=True)
+            if c > 0
+        )
         extent = limit * (1.0 - math.exp(-rate * dt_h))
         if extent <= TINY:
             return
@@ -294,7 +316,8 @@ class SynthesisModel:
             if fresh and temperature_c < self.world.crystallisation_c(self.library.get(product)):
                 state.amorphous[product] = state.amorphous.get(product, 0.0) + amount * extent
         kind = "decomposition" if len(reaction.reactants) == 1 else "reaction"
-        text = f"{' + '.join(reaction.reactants)} -> {' + '.join(sorted(reaction.products))} ({reaction.driving_ev_per_atom * 1000:.0f} meV/atom)"
+        drive = reaction.driving_ev_per_atom * 1000
+        text = f"{' + '.join(reaction.reactants)} -> {' + '.join(sorted(reaction.products))} ({drive:.0f} meV/atom)"
         state.log(kind, text, extent, time_h, temperature_c)
 
     def _crystallise(self, state: _State, temperature_c: float, dt_h: float, time_h: float) -> None:
@@ -311,18 +334,24 @@ class SynthesisModel:
             if params is None or amount <= TINY or temperature_c < params[2]:
                 continue
             loss_per_h, reference_c, _ = params
-            rate = loss_per_h * math.exp(VOLATILITY_ACTIVATION_J_MOL / GAS_CONSTANT * (1 / (reference_c + 273.15) - 1 / temperature_k))
+            rate = loss_per_h * math.exp(
+                VOLATILITY_ACTIVATION_J_MOL / GAS_CONSTANT * (1 / (reference_c + 273.15) - 1 / temperature_k)
+            )
             lost = amount * (1.0 - math.exp(-min(rate, 50.0) * dt_h))
             state.amounts[name] = amount - lost
             if name in state.amorphous:
                 state.amorphous[name] *= state.amounts[name] / amount
             phase = self.library.get(name)
-            state.volatilised[name] = state.volatilised.get(name, 0.0) + lost / self._closed_atoms(phase) * float(phase.composition.weight)
+            state.volatilised[name] = state.volatilised.get(name, 0.0) + lost / self._closed_atoms(phase) * float(
+                phase.composition.weight
+            )
             state.log("volatilisation", f"{name} evaporates", lost, time_h, temperature_c)
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
-    def _experiment_rng(self, precursor_mg: Mapping[str, float], profile: HeatingProfile, milling: MillingSettings | None) -> float:
+    def _experiment_rng(
+        self, precursor_mg: Mapping[str, float], profile: HeatingProfile, milling: MillingSettings | None
+    ) -> float:
         text = repr((self.seed, sorted((k, round(v, 3)) for k, v in precursor_mg.items()), profile.to_list(), milling))
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little"))
         return float(math.exp(rng.normal(0.0, 0.15)))
@@ -344,7 +373,9 @@ class SynthesisModel:
             ReactionEvent(time_s=t * 3600.0, temperature_c=temp, kind=kind, description=text, extent_mmol=extent)
             for (kind, text), (t, temp, extent) in state.events.items()
         )
-        return SynthesisOutcome(phases_mg, amorphous_mg, dict(state.volatilised), gases, tuple(sorted(events, key=lambda e: e.time_s)))
+        return SynthesisOutcome(
+            phases_mg, amorphous_mg, dict(state.volatilised), gases, tuple(sorted(events, key=lambda e: e.time_s))
+        )
 
     def _gases(self, state: _State, initial: dict[str, float]) -> dict[str, float]:
         """Gas released (mg, negative = taken up) from the element balance of the solids."""
@@ -363,7 +394,9 @@ class SynthesisModel:
         for name, mass in state.volatilised.items():
             phase = self.library.get(name)
             for el, a in phase.composition.items():
-                volatilised[el.symbol] = volatilised.get(el.symbol, 0.0) + mass / float(phase.composition.weight) * float(a)
+                volatilised[el.symbol] = volatilised.get(el.symbol, 0.0) + mass / float(
+                    phase.composition.weight
+                ) * float(a)
         released = {el: start.get(el, 0.0) - end.get(el, 0.0) - volatilised.get(el, 0.0) for el in GAS_ELEMENTS}
         carbon, hydrogen, nitrogen, oxygen = (released[e] for e in ("C", "H", "N", "O"))
         ammonia = min(nitrogen, hydrogen / 3.0) if nitrogen > 0 and hydrogen > 0 else 0.0
@@ -406,7 +439,7 @@ def _temperature_steps(profile: HeatingProfile, limits: FurnaceLimits) -> list[t
     for segment in profile.segments:
         if segment.kind is SegmentKind.RAMP:
             span = segment.target_c - temperature
-            count = max(1, int(math.ceil(abs(span) / RAMP_STEP_C)))
+            count = max(1, math.ceil(abs(span) / RAMP_STEP_C))
             dt = abs(span) / segment.rate_c_per_min / 60.0 / count
             for i in range(1, count + 1):
                 time_h += dt
@@ -414,7 +447,7 @@ def _temperature_steps(profile: HeatingProfile, limits: FurnaceLimits) -> list[t
             temperature = segment.target_c
         elif segment.kind is SegmentKind.DWELL:
             hours = segment.duration_min / 60.0
-            count = max(1, int(math.ceil(hours / HOLD_STEP_H)))
+            count = max(1, math.ceil(hours / HOLD_STEP_H))
             for _ in range(count):
                 time_h += hours / count
                 steps.append((time_h, temperature, hours / count))

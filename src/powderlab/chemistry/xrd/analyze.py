@@ -129,6 +129,7 @@ class XrdAnalysis:
 def analyze_pattern(
     pattern: XrdPattern,
     candidates: Sequence[str] | None = None,
+    *,
     elements: Sequence[str] | None = None,
     references: Mapping[str, Reflections] | None = None,
     library: PhaseLibrary | None = None,
@@ -190,7 +191,8 @@ def _candidate_references(
         if not phases and not references:
             allowed = sorted({e for p in library for e in p.elements})
             raise ValidationError(
-                "elements", f"no library phase is made of {','.join(elements)} only; elements known: {','.join(allowed)}"
+                "elements",
+                f"no library phase is made of {','.join(elements)} only; elements known: {','.join(allowed)}",
             )
     elif references:
         phases = []
@@ -247,7 +249,9 @@ class _Fitter:
         key = (name, round(scale, 7), round(width, 6), round(zero, 5))
         if key not in self._cache:
             shape = PhaseShape(lattice_scale=scale, size_broadening_deg=width)
-            self._cache[key] = phase_profile(self.x, self.refs[name], self.options.instrument, shape, zero)
+            self._cache[key] = phase_profile(
+                self.x, self.refs[name], self.options.instrument, shape, zero_shift_deg=zero
+            )
             if len(self._cache) > 4000:
                 self._cache.clear()
         return self._cache[key]
@@ -298,9 +302,9 @@ class _Fitter:
     def _make_u_grid(self) -> dict[str, Any]:
         u = np.log(np.sin(np.radians(self.x) / 2.0))
         step = float(np.min(np.diff(u))) * 0.7
-        n = int(2 ** math.ceil(math.log2((u[-1] - u[0]) / step)))
+        n = 2 ** math.ceil(math.log2((u[-1] - u[0]) / step))
         grid = np.linspace(u[0], u[-1], n)
-        max_shift = int(math.ceil(-math.log(1 - self.options.max_lattice_strain) / (grid[1] - grid[0])))
+        max_shift = math.ceil(-math.log(1 - self.options.max_lattice_strain) / (grid[1] - grid[0]))
         return {"u": u, "grid": grid, "du": grid[1] - grid[0], "max_shift": max_shift}
 
     def search(self, residual: np.ndarray, names: list[str], width: float) -> list[tuple[float, str, float]]:
@@ -346,8 +350,14 @@ class _Fitter:
             return self.solve(columns)[1]
 
         steps = np.array([1e-3] + [2e-5, 2e-3] * len(names))
-        fit = least_squares(residuals, vector0, bounds=(low, high), diff_step=steps / np.maximum(np.abs(vector0), 1e-3),
-                            max_nfev=12 * (1 + len(names)), x_scale=np.array([0.01] + [1e-3, 0.02] * len(names)))
+        fit = least_squares(
+            residuals,
+            vector0,
+            bounds=(low, high),
+            diff_step=steps / np.maximum(np.abs(vector0), 1e-3),
+            max_nfev=12 * (1 + len(names)),
+            x_scale=np.array([0.01] + [1e-3, 0.02] * len(names)),
+        )
         vector = fit.x
         refined = {n: (float(vector[1 + 2 * i]), float(vector[2 + 2 * i])) for i, n in enumerate(names)}
         return refined, float(vector[0])

@@ -11,8 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 
@@ -39,7 +39,9 @@ def read_pattern(path: str | Path) -> XrdPattern:
         ".uxd": _read_uxd,
     }
     if suffix not in readers:
-        raise ValidationError(str(path), f"unsupported pattern format '{suffix}'; allowed: {', '.join(SUPPORTED_FORMATS)}")
+        raise ValidationError(
+            str(path), f"unsupported pattern format '{suffix}'; allowed: {', '.join(SUPPORTED_FORMATS)}"
+        )
     x, y, wavelength = readers[suffix](path)
     if len(x) < 2:
         raise ValidationError(str(path), "has fewer than 2 data points")
@@ -119,7 +121,11 @@ def _read_xrdml(path: Path) -> tuple[list[float], list[float], float | None]:
             break
     for points in (e for e in root.iter() if local(e.tag) == "dataPoints"):
         positions = next(
-            (p for p in points if local(p.tag) == "positions" and p.get("axis", "").lower() in ("2theta", "2theta-omega")),
+            (
+                p
+                for p in points
+                if local(p.tag) == "positions" and p.get("axis", "").lower() in ("2theta", "2theta-omega")
+            ),
             None,
         )
         values = next((p for p in points if local(p.tag) in ("counts", "intensities")), None)

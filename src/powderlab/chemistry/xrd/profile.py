@@ -64,6 +64,7 @@ def peak_list(
     instrument: Instrument,
     shape: PhaseShape,
     two_theta_range: tuple[float, float],
+    *,
     zero_shift_deg: float = 0.0,
     displacement: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -85,8 +86,12 @@ def peak_list(
         theta, two_theta = theta[inside], two_theta[inside]
         lp = (1 + np.cos(2 * theta) ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
         tan_t = np.tan(theta)
-        h_g = np.sqrt(np.maximum(instrument.caglioti_u * tan_t**2 + instrument.caglioti_v * tan_t + instrument.caglioti_w, 1e-6))
-        h_l = instrument.lorentzian_deg + shape.size_broadening_deg / np.cos(theta) + shape.strain_broadening_deg * tan_t
+        h_g = np.sqrt(
+            np.maximum(instrument.caglioti_u * tan_t**2 + instrument.caglioti_v * tan_t + instrument.caglioti_w, 1e-6)
+        )
+        h_l = (
+            instrument.lorentzian_deg + shape.size_broadening_deg / np.cos(theta) + shape.strain_broadening_deg * tan_t
+        )
         fwhm, eta = _tch(h_g, h_l)
         centres.append(two_theta)
         areas.append(base[ok][inside] * lp * ratio)
@@ -124,11 +129,19 @@ def phase_profile(
     reflections: Reflections,
     instrument: Instrument,
     shape: PhaseShape,
+    *,
     zero_shift_deg: float = 0.0,
     displacement: float = 0.0,
 ) -> np.ndarray:
     """The pattern of one phase at unit weight fraction on the grid x."""
-    peaks = peak_list(reflections, instrument, shape, (float(x[0]), float(x[-1])), zero_shift_deg, displacement)
+    peaks = peak_list(
+        reflections,
+        instrument,
+        shape,
+        (float(x[0]), float(x[-1])),
+        zero_shift_deg=zero_shift_deg,
+        displacement=displacement,
+    )
     return render(x, *peaks)
 
 

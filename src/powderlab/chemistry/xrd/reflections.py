@@ -73,7 +73,9 @@ def reflections_from_structure(structure: Any, min_relative_intensity: float = 1
     lorentz = (1 + np.cos(two_theta) ** 2) / (np.sin(theta) ** 2 * np.cos(theta))
     f2m = np.asarray(pattern.y) / lorentz
     d = np.asarray(pattern.d_hkls, dtype=float)
-    hkl = np.array([families[0]["hkl"][-3:] if len(families[0]["hkl"]) == 4 else families[0]["hkl"] for families in pattern.hkls])
+    hkl = np.array(
+        [families[0]["hkl"][-3:] if len(families[0]["hkl"]) == 4 else families[0]["hkl"] for families in pattern.hkls]
+    )
     if hkl.shape[1:] != (3,):  # hexagonal (h, k, i, l) -> (h, k, l)
         hkl = np.array([[f[0]["hkl"][0], f[0]["hkl"][1], f[0]["hkl"][-1]] for f in pattern.hkls])
     keep = f2m > min_relative_intensity * f2m.max() if f2m.size else np.zeros(0, bool)

@@ -43,13 +43,16 @@ class SimulationOptions:
 
     def ideal(self) -> SimulationOptions:
         """The same instrument with no strain, texture or noise (for references and tests)."""
-        return replace(self, max_lattice_strain=0.0, preferred_orientation=(1.0, 1.0), noise=False, max_microstrain_deg=0.0)
+        return replace(
+            self, max_lattice_strain=0.0, preferred_orientation=(1.0, 1.0), noise=False, max_microstrain_deg=0.0
+        )
 
 
 def simulate_pattern(
     fractions: Mapping[str, float],
     scan: ScanSettings | None = None,
     options: SimulationOptions | None = None,
+    *,
     seed: int | None = 0,
     amorphous_fraction: float = 0.0,
     library: PhaseLibrary | None = None,
@@ -77,11 +80,18 @@ def simulate_pattern(
     signal = np.zeros_like(x)
     truth = {}
     for name in sorted(crystalline):
-        reflections = references[name] if references and name in references else library.reflections(library.get(name).phase_id)
+        reflections = (
+            references[name] if references and name in references else library.reflections(library.get(name).phase_id)
+        )
         shape = _draw_shape(rng, options, reflections)
         weight = (1.0 - amorphous_fraction) * crystalline[name] / total
         signal += weight * phase_profile(
-            x, reflections, options.instrument, shape, options.zero_shift_deg, options.sample_displacement
+            x,
+            reflections,
+            options.instrument,
+            shape,
+            zero_shift_deg=options.zero_shift_deg,
+            displacement=options.sample_displacement,
         )
         truth[name] = f"w={weight:.4f} scale={shape.lattice_scale:.5f} po={shape.preferred_orientation:.3f}"
     if amorphous_fraction > 0:
@@ -111,7 +121,11 @@ def _draw_shape(rng: np.random.Generator, options: SimulationOptions, reflection
     micro = rng.uniform(0.0, options.max_microstrain_deg) if options.max_microstrain_deg else 0.0
     r_low, r_high = options.preferred_orientation
     r = float(rng.uniform(r_low, r_high)) if r_high > r_low else r_low
-    axis = tuple(int(v) for v in reflections.hkl[int(rng.integers(0, min(5, len(reflections.hkl))))]) if r != 1.0 else (0, 0, 1)
+    axis = (
+        tuple(int(v) for v in reflections.hkl[int(rng.integers(0, min(5, len(reflections.hkl))))])
+        if r != 1.0
+        else (0, 0, 1)
+    )
     return PhaseShape(
         lattice_scale=1.0 + strain,
         size_broadening_deg=scherrer_broadening_deg(size, options.instrument.wavelengths[0][0]),
@@ -121,12 +135,16 @@ def _draw_shape(rng: np.random.Generator, options: SimulationOptions, reflection
     )
 
 
-def _amorphous_profile(x: np.ndarray, instrument: Instrument, crystalline: np.ndarray, crystalline_weight: float) -> np.ndarray:
+def _amorphous_profile(
+    x: np.ndarray, instrument: Instrument, crystalline: np.ndarray, crystalline_weight: float
+) -> np.ndarray:
     """A broad hump whose area per unit weight equals the crystalline phases' mean area per weight."""
     wavelength = instrument.wavelengths[0][0]
     centre = math.degrees(2 * math.asin(min(wavelength / (2 * AMORPHOUS_CENTRE_D), 0.99)))
     sigma = AMORPHOUS_FWHM_DEG / 2.3548
     hump = np.exp(-0.5 * ((x - centre) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
     step = float(np.mean(np.diff(x)))
-    area_per_weight = float(crystalline.sum() * step / crystalline_weight) if crystalline_weight > 0 and crystalline.any() else 50.0
+    area_per_weight = (
+        float(crystalline.sum() * step / crystalline_weight) if crystalline_weight > 0 and crystalline.any() else 50.0
+    )
     return hump * area_per_weight
