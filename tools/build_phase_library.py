@@ -127,7 +127,7 @@ def main() -> None:
     references.update(fit["mu"])
     meta = {
         "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "energy_model": "CHGNet 0.4.2 (model v0.3.0) relaxations, see ADR 0040",
+        "energy_model": "CHGNet 0.4.2 (model v0.3.0) relaxations, see ADR 0041",
         "reference_chemical_potentials_ev": {k: round(v, 6) for k, v in sorted(references.items())},
         "reference_fit": {**fit, "source": experimental["source"]},
         "phase_count": len(phases),

@@ -1,6 +1,6 @@
 """Compute CHGNet energies of every phase in data/phase_specs.yaml (resumable).
 
-Protocol (ADR 0040): primitive cell of the spec structure; CHGNet 0.4.2 (weights shipped in its
+Protocol (ADR 0041): primitive cell of the spec structure; CHGNet 0.4.2 (weights shipped in its
 wheel) relaxes positions and cell with FIRE (fmax 0.1 eV/A, at most --steps steps); the energy of
 the last step is stored in eV/atom with the number of steps, the final fmax and the relaxed
 volume. Results go to data/chgnet_energies.json keyed by phase id, each with a hash of the spec so

@@ -1,6 +1,6 @@
 """Gas species a furnace in air releases or takes up, and the atmosphere they live in.
 
-Energies are experimental (ADR 0041): standard enthalpies of formation at 298 K from NIST-JANAF
+Energies are experimental (ADR 0042): standard enthalpies of formation at 298 K from NIST-JANAF
 for reaction energies without temperature, and Gibbs energies of formation against temperature
 from the NIST-JANAF tables shipped with pymatgen (`nist_gas_gf.json`) for energies at T. O2 and
 N2 are the elemental references (zero). Solids are put on the same scale by fitting the

@@ -1,9 +1,9 @@
 """Formation energies, Gibbs energies against temperature and phase diagrams of library phases.
 
-Formation enthalpies (ADR 0041): E_f = (E_CHGNet - sum_i n_i mu_i) / N, where mu_i is the CHGNet
-energy per atom of the element's reference phase for solid elements, and a fitted reference
-chemical potential for O, C, H and N (least squares against experimental enthalpies of
-formation of oxides, carbonates, hydroxides and nitrates; stored with the library). Gibbs
+Formation enthalpies (ADR 0042): E_f = (E_CHGNet - sum_i n_i mu_i) / N, where mu_i are fitted
+elemental reference energies (FERE-like least squares against experimental enthalpies of
+formation of oxides, carbonates, hydroxides, nitrates and phosphates; solid elements tied weakly
+to their CHGNet elemental energy, O, C, H and N free; stored with the library). Gibbs
 energies at T add Bartel et al.'s SISSO descriptor G^delta(T) and subtract the elements'
 experimental G(T), as pymatgen's GibbsComputedStructureEntry does, vectorised over a
 temperature grid so the hidden-truth model can call it often.
