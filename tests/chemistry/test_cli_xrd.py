@@ -64,5 +64,9 @@ def test_add_phase_and_list(
 def test_bad_arguments_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="PHASE=FRACTION"):
         run(["xrd", "simulate", "LiCoO2", "-o", str(tmp_path / "x.xy")])
+    cif = tmp_path / "MgO.cif"
+    default_library().get("MgO").structure().to(filename=str(cif))
+    with pytest.raises(ValidationError, match="'MgO' is a packaged phase"):
+        run(["xrd", "add-phase", str(cif), "--library-dir", str(tmp_path / "lib")])
     with pytest.raises(ValidationError, match="--elements"):
         run(["xrd", "analyze", str(tmp_path / "x.xy"), "--elements", "Qq"])

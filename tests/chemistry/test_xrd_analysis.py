@@ -87,6 +87,11 @@ def test_given_reference_structures_instead_of_the_library() -> None:
     assert set(analysis.phase_ids) == {"ZnO", "ZnFe2O4"}
 
 
+def test_simulated_patterns_carry_no_truth_unless_asked() -> None:
+    assert simulate_pattern({"ZnO": 1.0}, seed=1).metadata == {}
+    assert "truth:ZnO" in simulate_pattern({"ZnO": 1.0}, seed=1, record_truth=True).metadata
+
+
 def test_analysis_needs_candidates() -> None:
     pattern = simulate_pattern({"ZnO": 1.0}, seed=1)
     with pytest.raises(ValidationError, match="give candidate phase ids"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -155,7 +155,7 @@ class PhaseLibrary:
     def __len__(self) -> int:
         return len(self._phases)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Phase]:
         return iter(self._phases.values())
 
     def __contains__(self, phase_id: object) -> bool:

@@ -86,7 +86,7 @@ def load_library(explicit_dir: str | None = None) -> Any:
     for cif in cifs:
         meta = cif.with_suffix(".json")
         energy = json.loads(meta.read_text()).get("energy_per_atom_ev") if meta.exists() else None
-        library.add_cif(cif, energy_per_atom_ev=energy, replace=True)
+        library.add_cif(cif, energy_per_atom_ev=energy)
     return library
 
 
@@ -220,9 +220,11 @@ def run_phases(args: argparse.Namespace) -> int:
 
 
 def run_add_phase(args: argparse.Namespace) -> int:
-    from powderlab.chemistry.phases import phase_from_cif
+    from powderlab.chemistry.phases import default_library, phase_from_cif
 
     phase = phase_from_cif(args.cif, args.phase_id, args.energy_per_atom)  # validates the CIF first
+    if phase.phase_id in default_library():
+        raise ValidationError("--id", f"'{phase.phase_id}' is a packaged phase; give another id")
     folder = user_phase_dir(args.library_dir)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{phase.phase_id}.cif"

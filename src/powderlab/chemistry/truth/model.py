@@ -160,7 +160,7 @@ class SynthesisModel:
             for p in self.library.in_system(elements | GAS_ELEMENTS)
             if self.thermo.has_energy(p) and p.elements - GAS_ELEMENTS
         ]
-        state = _State(amounts, {}, {}, {}, self._experiment_rng(precursor_mg, profile, milling))
+        state = _State(amounts, {}, {}, {}, self._experiment_noise(precursor_mg, profile, milling))
         contact = _contact_factor(milling)
         for time_h, temperature_c, dt_h in _temperature_steps(profile, limits):
             self._step(state, candidates, temperature_c, dt_h=dt_h, contact=contact, time_h=time_h)
@@ -349,9 +349,10 @@ class SynthesisModel:
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
-    def _experiment_rng(
+    def _experiment_noise(
         self, precursor_mg: Mapping[str, float], profile: HeatingProfile, milling: MillingSettings | None
     ) -> float:
+        """A rate factor of this one experiment (lognormal, sigma 0.15), fixed by seed and inputs."""
         text = repr((self.seed, sorted((k, round(v, 3)) for k, v in precursor_mg.items()), profile.to_list(), milling))
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little"))
         return float(math.exp(rng.normal(0.0, 0.15)))

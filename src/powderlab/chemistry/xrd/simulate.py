@@ -58,10 +58,13 @@ def simulate_pattern(
     library: PhaseLibrary | None = None,
     references: Mapping[str, Reflections] | None = None,
     sample_id: str = "",
+    record_truth: bool = False,
 ) -> XrdPattern:
     """A pattern of phases (library id -> weight fraction, normalised) and an amorphous share.
 
     `references` supplies Reflections for names not in the library (e.g. phases read from CIFs).
+    `record_truth` writes the drawn fractions, strains and textures into the metadata (tests and
+    debugging only: a twin must not hand the truth to the analysis with the pattern).
     """
     scan = scan or ScanSettings()
     options = options or SimulationOptions()
@@ -101,8 +104,9 @@ def simulate_pattern(
     background = options.background_counts + options.background_low_angle * np.exp(-(x - x[0]) / 12.0)
     expected = counts + background
     observed = rng.poisson(expected).astype(float) if options.noise else expected
-    metadata = {f"truth:{k}": v for k, v in truth.items()}
-    metadata["amorphous_fraction"] = f"{amorphous_fraction:.4f}"
+    metadata = {f"truth:{k}": v for k, v in truth.items()} if record_truth else {}
+    if record_truth:
+        metadata["truth:amorphous_fraction"] = f"{amorphous_fraction:.4f}"
     return XrdPattern(
         x,
         observed,
