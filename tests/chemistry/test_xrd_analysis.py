@@ -10,7 +10,8 @@ from powderlab.chemistry.xrd.analyze import analyze_pattern
 from powderlab.chemistry.xrd.reflections import reflections_from_structure
 from powderlab.chemistry.xrd.simulate import SimulationOptions, simulate_pattern
 from powderlab.core.errors import ValidationError
-from tests.chemistry.mixtures import make_mixtures, score
+
+from .mixtures import make_mixtures, score
 
 MIXTURES = 66
 
