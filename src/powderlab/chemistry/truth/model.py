@@ -21,6 +21,7 @@ import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ SLUGGISH_EV_PER_ATOM = 0.03
 CRYSTALLISATION_RATE_PER_H = 2.0
 VOLATILITY_ACTIVATION_J_MOL = 300_000.0
 MIN_REACTION_EV = 1e-3
+THREE_BODY_FACTOR = 0.25  # three phases meeting at once are rarer than a pair
 TINY = 1e-9
 
 
@@ -225,7 +227,8 @@ class SynthesisModel:
         b_eq = np.zeros(len(elements) + 1)
         b_eq[-1] = 1.0
         cost = np.concatenate([phi_products, -phi_reactants])
-        bounds = [(0, None)] * len(usable) + [(0.02, 0.98) if k == 2 else (1.0, 1.0)] * k
+        share_bounds = {1: (1.0, 1.0), 2: (0.02, 0.98), 3: (0.02, 0.96)}[k]
+        bounds = [(0, None)] * len(usable) + [share_bounds] * k
         solution = linprog(cost, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
         result = None
         if solution.success and solution.fun < -MIN_REACTION_EV:
@@ -274,25 +277,41 @@ class SynthesisModel:
             if reaction is not None:
                 g = 1.0 - math.exp(-abs(reaction.driving_ev_per_atom) / (2 * SLUGGISH_EV_PER_ATOM))
                 reactions.append((reaction.driving_ev_per_atom, reaction, DECOMPOSITION_RATE_PER_H * g))
-        for i, a in enumerate(present):
-            for b in present[i + 1 :]:
-                pa, pb = self.library.get(a), self.library.get(b)
-                onset = self.world.onset_c(pa, pb)
-                if temperature_c < onset:
-                    continue
-                reaction = self._reaction((a, b), candidates, temperature_k)
-                if reaction is None:
-                    continue
-                onset_k = onset + 273.15
-                arrhenius = math.exp(ACTIVATION_J_MOL / GAS_CONSTANT * (1.0 / onset_k - 1.0 / temperature_k))
-                melt = 4.0 if temperature_c > min(self.world.melting_c(pa), self.world.melting_c(pb)) else 1.0
-                g = 1.0 - math.exp(-abs(reaction.driving_ev_per_atom) / SLUGGISH_EV_PER_ATOM)
-                rate = RATE_AT_ONSET_PER_H * min(arrhenius, 200.0) * self.world.rate_factor(pa, pb) * contact * melt * g
-                reactions.append((reaction.driving_ev_per_atom, reaction, rate * state.noise))
+        for group in [*combinations(present, 2), *combinations(present, 3)]:
+            phases = [self.library.get(n) for n in group]
+            onset = float(np.median([self.world.onset_c(p, q) for p, q in combinations(phases, 2)]))
+            if temperature_c < onset:
+                continue
+            reaction = self._reaction(group, candidates, temperature_k)
+            if reaction is None or (
+                len(group) == 3 and not self._needs_three(reaction, group, candidates, temperature_k)
+            ):
+                continue
+            onset_k = onset + 273.15
+            arrhenius = math.exp(ACTIVATION_J_MOL / GAS_CONSTANT * (1.0 / onset_k - 1.0 / temperature_k))
+            melt = 4.0 if temperature_c > min(self.world.melting_c(p) for p in phases) else 1.0
+            g = 1.0 - math.exp(-abs(reaction.driving_ev_per_atom) / SLUGGISH_EV_PER_ATOM)
+            factor = float(np.mean([self.world.rate_factor(p, q) for p, q in combinations(phases, 2)]))
+            if len(group) == 3:
+                factor *= THREE_BODY_FACTOR
+            rate = RATE_AT_ONSET_PER_H * min(arrhenius, 200.0) * factor * contact * melt * g
+            reactions.append((reaction.driving_ev_per_atom, reaction, rate * state.noise))
         for _, reaction, rate in sorted(reactions, key=lambda item: item[0]):
             self._apply(state, reaction, rate, dt_h=dt_h, temperature_c=temperature_c, time_h=time_h)
         self._crystallise(state, temperature_c, dt_h, time_h)
         self._volatilise(state, temperature_c, dt_h, time_h)
+
+    def _needs_three(
+        self, reaction: _Reaction, group: tuple[str, ...], candidates: list[Phase], temperature_k: float
+    ) -> bool:
+        """A three-phase reaction counts only for a product that none of its pairs makes (the library
+        lacks some intermediates, e.g. Li-P-O and Ni-P-O phases on the way to LiNiPO4)."""
+        from_pairs: set[str] = set()
+        for pair in combinations(group, 2):
+            pair_reaction = self._reaction(pair, candidates, temperature_k)
+            if pair_reaction is not None:
+                from_pairs |= set(pair_reaction.products)
+        return any(product not in from_pairs and product not in group for product in reaction.products)
 
     def _apply(
         self, state: _State, reaction: _Reaction, rate: float, *, dt_h: float, temperature_c: float, time_h: float

@@ -27,7 +27,7 @@ VOLATILITY = {
     "K2CO3": (0.03, 900.0, 800.0),
     "Na2O": (0.03, 1000.0, 850.0),
     "V2O5": (0.02, 900.0, 750.0),
-    "P2O5": (0.10, 700.0, 500.0),
+    "P2O5": (0.03, 1100.0, 950.0),  # condensed phosphates from NH4H2PO4 hold P until high T
 }
 
 
