@@ -173,6 +173,11 @@ class CampaignEngine:
         now = self.port.now()
         existing = self.store.campaign(self.cid)
         if existing is None:
+            self.config.extra.update(
+                planner=self.planner.name,
+                analyzer=self.analyzer.name,
+                furnace_slots=sum(len(slots) for slots in self.cell.furnaces.values()),
+            )
             self.store.create_campaign(
                 self.cid, self.config.name or self.cid, self.config.seed, self.config.to_dict(), now
             )

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "powderlab.cli.status",
     "powderlab.cli.run_sample",
     "powderlab.cli.sim",
+    "powderlab.cli.campaign",
 )
 
 
