@@ -130,6 +130,7 @@ class CampaignEngine:
         self._seq = {"sample": 0, "batch": 0, "target": 0}
         self._reported_waits: set[str] = set()
         self.opened = False
+        self._marked_finished = False
         self.sim_start = 0.0
         capacities = {len(slots) for slots in cell.furnaces.values()}
         self.batch_capacity = min(capacities)
@@ -189,6 +190,7 @@ class CampaignEngine:
             )
         else:
             self.sim_start = existing["sim_start"] or now
+            self._marked_finished = existing["status"] == "finished"
             self._reload()
             self._recover()
         self.opened = True
@@ -206,9 +208,6 @@ class CampaignEngine:
             if max_sim_s is not None and self.port.now() - self.sim_start > max_sim_s:
                 self._event("campaign", f"stopped after {max_sim_s:g} s of lab time (limit)")
                 break
-        if self.finished:
-            self.store.set_campaign(self.cid, status="finished", sim_end=self.port.now(), wall_end=_wall())
-            self._report_progress()
 
     def step(self) -> None:
         """One loop: commands, conditions, analysis, proposals, dispatch, wait for outcomes."""
@@ -217,12 +216,22 @@ class CampaignEngine:
         self._analyse_pending()
         self._propose()
         if self.state == "running":
+            if self.waiting:  # waiting for space or crucibles: a person may have made some
+                self._sync_positions(correct=False)
             self._assign_furnaces()
             self._admit()
             self._dispatch()
         self._check_overruns()
         for completion in self.port.wait(self._next_wait()):
             self._complete(completion)
+        finished = self.finished
+        if finished != self._marked_finished:
+            self._marked_finished = finished
+            if finished:
+                self.store.set_campaign(self.cid, status="finished", sim_end=self.port.now(), wall_end=_wall())
+                self._event("campaign", "every target is settled: campaign finished")
+            else:
+                self.store.set_campaign(self.cid, status="running", sim_end=None, wall_end=None)
         self._report_progress()
 
     def progress(self) -> Progress:

@@ -36,6 +36,36 @@ WAIT_CAP_S = 0.2  # wall seconds: the engine looks at the lab at least this ofte
 FINISHED = {GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED, GoalStatus.STATUS_CANCELED}
 
 
+class LockedActionClient(ActionClient):
+    """An ActionClient safe to send goals from a thread other than the executor's.
+
+    rclpy's ActionClient stores a request's future after sending it, without a lock: when the
+    server answers before the future is stored (a fast local server, a busy machine), the answer
+    is dropped ("Ignoring unexpected goal response") and the goal runs unobserved. Here sending
+    and handling answers take one lock.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_lock = threading.RLock()
+
+    def send_goal_async(self, *args: Any, **kwargs: Any) -> Any:
+        with self._request_lock:
+            return super().send_goal_async(*args, **kwargs)
+
+    def _cancel_goal_async(self, goal_handle: Any) -> Any:
+        with self._request_lock:
+            return super()._cancel_goal_async(goal_handle)
+
+    def _get_result_async(self, goal_handle: Any) -> Any:
+        with self._request_lock:
+            return super()._get_result_async(goal_handle)
+
+    async def execute(self, taken_data: Any) -> None:
+        with self._request_lock:
+            await super().execute(taken_data)
+
+
 def goal_message(action: str, goal: dict[str, Any]) -> Any:
     """The action goal of a stored operation goal."""
     sample = msg.SampleRef(sample_id=goal.get("sample_id", ""), labware_id=goal.get("labware_id", ""))
@@ -152,7 +182,7 @@ class RosLabPort:
     def _client(self, station: str, action: str) -> ActionClient:
         key = (station, action)
         if key not in self._clients:
-            self._clients[key] = ActionClient(
+            self._clients[key] = LockedActionClient(
                 self.node, ACTION_TYPES[action], f"{station}/{action}", callback_group=self.group
             )
         return self._clients[key]
