@@ -60,7 +60,7 @@ def throwaway_cluster() -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             ready = subprocess.run(
-                [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+                [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True, check=False
             )
             if ready.returncode == 0:
                 break
@@ -75,6 +75,8 @@ def throwaway_cluster() -> Iterator[str]:
         yield f"postgresql+psycopg://powderlab@127.0.0.1:{port}/campaigns"
     finally:
         subprocess.run(
-            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True
+            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            check=False,
         )
         shutil.rmtree(root, ignore_errors=True)

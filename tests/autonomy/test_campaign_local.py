@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy.exc import IntegrityError
 
 from powderlab.autonomy import store as tables
 from powderlab.autonomy.runner import local_campaign
@@ -55,7 +56,7 @@ def test_small_campaign_end_to_end(tmp_path: Path, backend: str) -> None:
         heats = [op for op in ops if op["action"] == "heat"]
         samples = campaign.store.rows(tables.samples, "small")
         assert len(heats) < len(samples)  # crucibles of one profile shared furnace runs
-        with pytest.raises(Exception):  # an experiment can never be recorded twice
+        with pytest.raises(IntegrityError):  # an experiment can never be recorded twice
             experiment = campaign.engine.experiments[next(iter(campaign.engine.experiments))]
             campaign.store.add_experiment("small", experiment)
     finally:

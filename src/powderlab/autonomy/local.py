@@ -21,7 +21,6 @@ from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationIn
 from powderlab.autonomy.state import OpRecord
 from powderlab.core.errors import ErrorCode
 from powderlab.core.positions import PositionSnapshot
-from powderlab.drivers.furnace import DoorState
 from powderlab.stations.furnace import FurnaceStation
 from powderlab.stations.lab import LocalLab
 from powderlab.stations.xrd import MeasureResult
@@ -179,14 +178,11 @@ class LocalLabPort:
             status = station.status()
             furnaces = []
             if isinstance(station, FurnaceStation):
-                for furnace_name, furnace in station.furnaces().items():
-                    try:
-                        door_fault = furnace.door() is DoorState.FAULT
-                        running = furnace.program().running
-                        temperature = furnace.temperature_c()
-                    except Exception:  # a device that cannot be read counts as a door fault
-                        door_fault, running, temperature = True, False, float("nan")
-                    furnaces.append(FurnaceInfo(furnace_name, door_fault, running, temperature))
+                for reading in station.readings():  # a furnace that cannot be read reports a door FAULT
+                    door_fault = reading.door.name == "FAULT"
+                    furnaces.append(
+                        FurnaceInfo(reading.name, door_fault, reading.program_running, reading.temperature_c)
+                    )
             stations[name] = StationInfo(name, station.kind, int(status.mode), status.message, "active", furnaces)
             if station.estopped:
                 estop = True
