@@ -29,6 +29,20 @@ def events(campaign, kind: str) -> list[dict]:
     return [e for e in campaign.store.rows(tables.events, campaign.engine.cid) if e["kind"] == kind]
 
 
+def test_parallel_experiments_per_target_end_cleanly(tmp_path: Path) -> None:
+    """Two experiments of a target in flight: once one makes it, the other's unstarted ones are cancelled."""
+    config = {"in_flight_per_target": 2}
+    campaign = local_campaign(small_targets(), tmp_path / "c.sqlite", "par", seed=3, config=config)
+    campaign.run(max_sim_s=10 * 86400)
+    try:
+        check_records(campaign.store, "par", table_of(campaign.port.positions()))
+        experiments = campaign.store.rows(tables.experiments, "par")
+        assert len(experiments) == 6  # every target's two recipes proposed at once
+        assert campaign.port.now() < 2 * 86400
+    finally:
+        campaign.close()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_small_campaign_end_to_end(tmp_path: Path, backend: str) -> None:
     campaign = local_campaign(small_targets(), tmp_path / "c.sqlite", "small", backend=backend, seed=3)

@@ -214,6 +214,7 @@ class CampaignEngine:
         self._apply_commands()
         self._check_conditions()
         self._analyse_pending()
+        self._cancel_unneeded()
         self._propose()
         if self.state == "running":
             if self.waiting:  # waiting for space or crucibles: a person may have made some
@@ -484,6 +485,20 @@ class CampaignEngine:
             target.status = TargetStatus.EXHAUSTED
             self.store.save_target(target)
             self._event("target", f"{target.target.formula}: budget of {target.target.budget} experiments spent")
+
+    def _cancel_unneeded(self) -> None:
+        """Experiments of a made target that have nothing in the lab are not run any more."""
+        open_samples = {s.experiment_id for s in self.samples.values() if not s.closed}
+        for experiment in self.experiments.values():
+            if experiment.status not in OPEN_EXPERIMENT or experiment.id in open_samples:
+                continue
+            target = self.targets[experiment.target_id]
+            if target.status is not TargetStatus.MADE:
+                continue
+            experiment.status, experiment.finished_s = ExperimentStatus.CANCELLED, self.port.now()
+            experiment.failure = f"not run: {target.target.formula} was made by {target.made_by}"
+            self.store.save_experiment(experiment)
+            self._event("experiment", f"{experiment.id} cancelled ({experiment.failure})")
 
     def _propose(self) -> None:
         for target_id in sorted(self._ask, key=lambda t: self.targets[t].seq):

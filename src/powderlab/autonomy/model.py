@@ -47,6 +47,7 @@ class ExperimentStatus(StrEnum):
     RUNNING = "running"  # a sample of it is in the lab
     ANALYSED = "analysed"  # pattern analysed, yield known
     FAILED = "failed"  # could not be carried out (reason recorded)
+    CANCELLED = "cancelled"  # never run: its target was made by another experiment first
 
 
 @dataclass(frozen=True)
