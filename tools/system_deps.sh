@@ -7,6 +7,9 @@ for entry in "cmake:cmake" "g++:g++"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
   command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
 done
+# PostgreSQL server binaries (initdb, pg_ctl) live off PATH: the campaign store is tested against
+# a throwaway cluster (tests/autonomy/postgres.py).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || needed+=("postgresql")
 if [ ${#needed[@]} -gt 0 ]; then
   echo "installing Debian packages: ${needed[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -28,6 +28,8 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ("backend_options", "{}", "backend options as a YAML mapping (e.g. the twin's address)"),
     ("autostart", "true", "configure and activate every station at start"),
     ("log_level", "info", "log level of every node: debug, info, warn, error"),
+    ("autonomy", "false", "also start the autonomy node (campaigns: autonomy/submit_targets, autonomy/progress)"),
+    ("autonomy_database", "", "campaign records: a SQLite file or a postgresql:// URL (empty: the node's default)"),
 )
 LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
@@ -76,4 +78,7 @@ def manifest_from_launch_args(values: Mapping[str, str]) -> LabManifest:
         backend_options=args["backend_options"],
         time_factor=time_factor,
         autostart=parse_bool("autostart", args["autostart"]),
+        autonomy=({"database": args["autonomy_database"]} if args["autonomy_database"] else True)
+        if parse_bool("autonomy", args["autonomy"])
+        else None,
     )

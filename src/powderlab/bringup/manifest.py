@@ -77,11 +77,13 @@ def build_manifest(
     time_factor: float = 0.0,
     autostart: bool = True,
     state_dir: str | Path | None = None,
+    autonomy: Mapping[str, Any] | bool | None = None,
 ) -> LabManifest:
     """Build the lab's manifest. time_factor > 0 adds a sim_clock node (and implies use_sim_time).
 
     state_dir: where the transfer station keeps the cell's positions across restarts
     (None: in memory only, every start from the site profile's initial labware).
+    autonomy: add the autonomy node (True, or its parameters, e.g. {"database": ...}).
     """
     if backend not in BACKENDS:
         raise ValidationError("backend", f"'{backend}' is not a backend; allowed: {', '.join(BACKENDS)}")
@@ -136,6 +138,12 @@ def build_manifest(
             {"managed_nodes": [s.name for s in ordered], "autostart": autostart, "use_sim_time": use_sim_time},
         )
     )
+    if autonomy:
+        extra = dict(autonomy) if isinstance(autonomy, Mapping) else {}
+        parameters = {"site": site_arg, "transfer_node": transfer, "use_sim_time": use_sim_time, **extra}
+        if state_dir is not None and "database" not in extra:
+            parameters["database"] = str(Path(state_dir) / "autonomy.sqlite")
+        nodes.append(NodeSpec("autonomy", "autonomy_node", "powderlab.nodes.autonomy_node", namespace, parameters))
     return LabManifest(tuple(nodes), params, profile, backend, namespace, use_sim_time)
 
 

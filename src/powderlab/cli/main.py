@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "powderlab.cli.run_sample",
     "powderlab.cli.sim",
     "powderlab.cli.xrd",
+    "powderlab.cli.campaign",
 )
 
 

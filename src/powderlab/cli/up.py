@@ -19,6 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_lab_options(parser)
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to reach all-active")
+    parser.add_argument("--autonomy", action="store_true", help="also start the autonomy node (campaigns)")
+    parser.add_argument("--database", default=None, help="with --autonomy: campaign records (file or URL)")
     parser.set_defaults(handler=run)
 
 
@@ -26,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from powderlab.bringup.session import LabSession
     from powderlab.cli.status import print_health
 
-    manifest = manifest_from_args(args)
+    autonomy = ({"database": args.database} if args.database else True) if args.autonomy else None
+    manifest = manifest_from_args(args, autonomy=autonomy)
     session = LabSession(manifest, args.run_dir, args.log_level, args.startup_timeout)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -46,6 +46,11 @@ COMMON_PARAMETERS: dict[str, tuple[Any, str]] = {
     "transfer_node": ("transfer", "node that owns the arms and the position table (relative to the namespace)"),
     "status_period_s": (1.0, "how often the status topic is republished (wall seconds)"),
     "feedback_period_s": (0.1, "shortest interval between two feedback messages of a goal (wall seconds)"),
+    "result_keep_s": (
+        86400.0,
+        "how long a finished goal's result stays available to a client that restarts (node clock seconds; "
+        "rclpy's default, 900, is a fraction of a second of wall time on fast sim time)",
+    ),
 }
 
 
@@ -243,6 +248,7 @@ class StationNode(LifecycleNode):
             goal_callback=self._on_goal,
             cancel_callback=self._on_cancel,
             callback_group=self._group,
+            result_timeout=int(self.get_parameter("result_keep_s").value),
         )
 
     def _on_goal(self, goal_request: Any) -> GoalResponse:

@@ -22,7 +22,9 @@ class LocalLab:
         backend: str = "mock",
         clock: Clock | None = None,
         parameters: Mapping[str, Mapping[str, Any]] | None = None,
+        backend_options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        """backend_options: per station, the backend's options (e.g. {"transfer": {"mock_state": ...}})."""
         self.site = site
         self.clock = clock or VirtualClock()
         parameters = parameters or {}
@@ -31,13 +33,23 @@ class LocalLab:
             raise UnknownResourceError(
                 "transfer station (exactly one is needed)", "transfer", [s.name for s in transfers]
             )
-        transfer = build_station(site, transfers[0].name, backend, self.clock, parameters.get(transfers[0].name))
+        options = backend_options or {}
+        transfer = build_station(
+            site,
+            transfers[0].name,
+            backend,
+            self.clock,
+            parameters.get(transfers[0].name),
+            backend_options=options.get(transfers[0].name),
+        )
         assert isinstance(transfer, TransferStation)
         self.cell = LocalCell(transfer)
         self.stations: dict[str, Station] = {transfer.name: transfer}
         for name in site.stations:
             if name not in self.stations:
-                self.stations[name] = build_station(site, name, backend, self.clock, parameters.get(name), self.cell)
+                self.stations[name] = build_station(
+                    site, name, backend, self.clock, parameters.get(name), self.cell, options.get(name)
+                )
         for station in self.stations.values():
             station.connect()
 

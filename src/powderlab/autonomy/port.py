@@ -1,0 +1,95 @@
+"""How the campaign talks to a lab: in process (LocalLabPort) or over ROS (nodes.ros_lab_port)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from powderlab.autonomy.state import OpRecord
+from powderlab.core.positions import PositionSnapshot
+from powderlab.core.xrd import XrdPattern
+
+
+@dataclass
+class Completion:
+    """How an operation ended, as the lab reports it.
+
+    known=False: the lab does not know the goal (never received, or its result expired); the
+    campaign then reconciles from the position table (see the ADR on write-ahead of intent).
+    """
+
+    op_id: str
+    code: int
+    message: str
+    result: dict[str, Any] = field(default_factory=dict)
+    pattern: XrdPattern | None = None
+    started_s: float | None = None
+    ended_s: float | None = None
+    known: bool = True
+
+
+@dataclass
+class FurnaceInfo:
+    """One furnace as its station reports it."""
+
+    name: str
+    door_fault: bool
+    program_running: bool
+    temperature_c: float
+
+
+@dataclass
+class StationInfo:
+    """One station as it reports itself."""
+
+    name: str
+    kind: str
+    mode: int  # StationMode
+    message: str = ""
+    lifecycle: str = "active"
+    furnaces: list[FurnaceInfo] = field(default_factory=list)
+
+
+@dataclass
+class LabState:
+    """What the suspenders look at."""
+
+    estop: bool = False
+    estop_reason: str = ""
+    stations: dict[str, StationInfo] = field(default_factory=dict)
+
+
+class LabPort(Protocol):
+    """The campaign's only way to the lab. One implementation per transport."""
+
+    def now(self) -> float:
+        """The lab's clock (sim time on the twin and in the discrete-event executor)."""
+        ...
+
+    def start(self, op: OpRecord) -> None:
+        """Send the goal (op.id is its goal id); the outcome arrives through wait()."""
+        ...
+
+    def adopt(self, op: OpRecord) -> None:
+        """Follow a goal sent before a restart; its outcome (or known=False) arrives through wait()."""
+        ...
+
+    def cancel(self, op_id: str) -> None:
+        """Ask the lab to cancel a running goal."""
+        ...
+
+    def wait(self, timeout_s: float) -> list[Completion]:
+        """Outcomes since the last call; blocks up to timeout_s of lab time until there is one."""
+        ...
+
+    def positions(self) -> dict[str, PositionSnapshot]:
+        """The cell's position table (owned by the transfer station)."""
+        ...
+
+    def lab_state(self) -> LabState:
+        """E-stop and station modes."""
+        ...
+
+    def estimate_s(self, op: OpRecord) -> float:
+        """How long the station expects the operation to take."""
+        ...

@@ -1,0 +1,171 @@
+"""`powderlab campaign`: run a campaign to the end on sim time and report it.
+
+--lab ros (default): the whole stack: every station node, the lab manager, the sim clock (or the
+twin) and the autonomy node as processes; this command submits the targets to the autonomy node,
+follows its progress topic, and reads the campaign's records when it is finished.
+--lab local: the same campaign engine against every station in this process, on a
+discrete-event clock (fast: what the A-Lab-scale benchmark uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from powderlab.core.resources import data_path
+
+DEFAULT_TARGETS = ("sim", "campaigns", "default.yaml")
+# The twin (sim) is the default backend once it exists; until then mock (see notes/issue-8).
+DEFAULT_BACKEND = "mock"
+DEFAULT_TIME_FACTOR = {"mock": 5000.0, "sim": 0.0, "real": 0.0}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "campaign",
+        help="run a campaign (targets -> recipes -> samples -> yields) to the end and report it",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--targets", default=None, help="targets YAML (default: sim/campaigns/default.yaml)")
+    parser.add_argument("--backend", choices=("mock", "sim"), default=DEFAULT_BACKEND, help="device backend")
+    parser.add_argument("--lab", choices=("ros", "local"), default="ros", help="ROS processes or in-process")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the stand-in analyzer (and the twin)")
+    parser.add_argument("--site", default="default", help="site profile name or path")
+    parser.add_argument("--planner", default="fixed", help="planner (fixed: the recipes of the targets file)")
+    parser.add_argument("--analyzer", default="standin", help="analyzer: standin (mock patterns) or chemistry")
+    parser.add_argument("--database", default=None, help="database file or URL (default: <report dir>/campaign.sqlite)")
+    parser.add_argument("--campaign-id", default=None, help="campaign id (default: from the targets file)")
+    parser.add_argument("--report", default=None, help="write campaign.json/.html here (default: a temp folder)")
+    parser.add_argument("--no-plots", action="store_true", help="report without figures (faster)")
+    parser.add_argument("--time-factor", type=float, default=0.0, help="--lab ros: sim seconds per wall second")
+    parser.add_argument("--max-days", type=float, default=60.0, help="stop after this many simulated days")
+    parser.add_argument("--json", action="store_true", help="print only the JSON summary")
+    parser.set_defaults(handler=run)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not args.json:
+        print(text, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from powderlab.autonomy.report import write_report
+    from powderlab.autonomy.store import Store
+    from powderlab.autonomy.summary import campaign_summary
+    from powderlab.autonomy.targets import load_targets
+
+    targets_path = args.targets or str(data_path(*DEFAULT_TARGETS))
+    targets = load_targets(targets_path)
+    report_dir = Path(args.report or tempfile.mkdtemp(prefix="powderlab-campaign-"))
+    report_dir.mkdir(parents=True, exist_ok=True)
+    database = args.database or str(report_dir / "campaign.sqlite")
+    campaign_id = args.campaign_id or f"{targets.campaign}-seed{args.seed}"
+    started = time.perf_counter()
+    _say(
+        args,
+        f"campaign {campaign_id}: {len(targets.targets)} targets from {targets_path}; backend "
+        f"{args.backend}, lab {args.lab}; records in {database}",
+    )
+    if args.lab == "local":
+        _run_local(args, targets.targets, database, campaign_id)
+    else:
+        _run_ros(args, targets_path, database, campaign_id)
+    wall = time.perf_counter() - started
+    store = Store(database)
+    try:
+        summary = campaign_summary(store, campaign_id)
+        summary["wall_s"] = round(wall, 2)
+        summary["backend"], summary["lab"] = args.backend, args.lab
+        paths = write_report(store, campaign_id, report_dir, plots=not args.no_plots)
+    finally:
+        store.close()
+    summary["report"] = {k: str(v) for k, v in paths.items()}
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(
+            f"campaign {campaign_id}: {len(summary['targets_made'])}/{summary['targets_total']} targets made "
+            f"({', '.join(summary['targets_made']) or 'none'}), {summary['experiments']} experiments, "
+            f"{summary['sim_days']} simulated days, {summary['samples_per_day']} samples/day, wall {wall:.1f} s; "
+            f"report: {paths['html']}",
+            flush=True,
+        )
+    return 0 if summary["status"] == "finished" else 1
+
+
+class _Live:
+    """One progress line, rewritten in place on a terminal (every few wall seconds otherwise)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.last = 0.0
+        self.tty = sys.stdout.isatty()
+
+    def __call__(self, progress: Any) -> None:
+        now = time.monotonic()
+        if self.quiet or now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        line = progress.line()
+        print(("\r" + line[:160].ljust(160)) if self.tty else line, end="" if self.tty else "\n", flush=True)
+
+
+def _run_local(args: argparse.Namespace, targets: Any, database: str, campaign_id: str) -> None:
+    from powderlab.autonomy.analysis import make_analyzer, make_planner
+    from powderlab.autonomy.runner import local_campaign
+
+    campaign = local_campaign(
+        targets,
+        database,
+        campaign_id,
+        site=args.site,
+        backend=args.backend,
+        seed=args.seed,
+        planner=make_planner(args.planner, args.seed),
+        analyzer=make_analyzer(args.analyzer, args.seed),
+        on_progress=_Live(args.json),
+    )
+    try:
+        campaign.run(max_sim_s=args.max_days * 86400.0)
+    finally:
+        campaign.close()
+    if not args.json and sys.stdout.isatty():
+        print()
+
+
+def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaign_id: str) -> None:
+    from powderlab.bringup.manifest import build_manifest
+    from powderlab.bringup.session import LabSession
+    from powderlab.nodes.autonomy_client import AutonomyClient
+
+    factor = args.time_factor or DEFAULT_TIME_FACTOR[args.backend]
+    manifest = build_manifest(
+        backend=args.backend,
+        site=args.site,
+        time_factor=factor,
+        autonomy={
+            "database": database,
+            "campaign_id": campaign_id,
+            "planner": args.planner,
+            "analyzer": args.analyzer,
+            "seed": args.seed,
+        },
+    )
+    session = LabSession(manifest, log_level="warn")
+    _say(args, f"starting the lab (time factor {factor:g}; logs in {session.run_dir})")
+    client = session.start()
+    autonomy = AutonomyClient(client.node)
+    try:
+        autonomy.submit_file(targets_path)
+        live = _Live(args.json)
+        autonomy.wait_finished(on_progress=live, max_sim_s=args.max_days * 86400.0)
+    finally:
+        session.stop()
+    if not args.json and sys.stdout.isatty():
+        print()

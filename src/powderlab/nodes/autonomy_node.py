@@ -1,0 +1,209 @@
+"""The autonomy node: the campaign engine driving the lab through its ROS actions.
+
+Services: `~/submit_targets` (powderlab_interfaces/SubmitTargets: a targets file's content),
+`~/control` (CampaignControl: pause / resume). Topic: `~/progress` (CampaignProgress, latched).
+The engine runs in its own thread; every record goes to the database first (SQLite file or
+PostgreSQL URL, parameter `database`), so the node can be killed at any moment and started
+again: it reloads the campaign and reconciles with the lab before doing anything new.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import rclpy
+import yaml
+from powderlab_interfaces import msg, srv
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+
+from powderlab.autonomy.analysis import make_analyzer, make_planner
+from powderlab.autonomy.cell import CellModel
+from powderlab.autonomy.engine import CampaignConfig, CampaignEngine
+from powderlab.autonomy.model import Progress
+from powderlab.autonomy.store import Store
+from powderlab.autonomy.targets import load_targets, parse_targets
+from powderlab.core.errors import PowderLabError
+from powderlab.core.resources import data_path
+from powderlab.core.site import SiteProfile
+from powderlab.nodes.conversions import stamp
+from powderlab.nodes.qos import LATCHED, WALL_CLOCK
+from powderlab.nodes.ros_lab_port import RosLabPort
+from powderlab.nodes.station_node import spin_node
+
+PARAMETERS: dict[str, tuple[Any, str]] = {
+    "site": ("default", "site profile: a name in hardware/ or a path"),
+    "params_file": ("", "the stations' params file, for duration estimates (default: launch/powderlab.yaml)"),
+    "database": ("~/.ros/powderlab/autonomy.sqlite", "campaign records: a SQLite file or a postgresql:// URL"),
+    "campaign_id": ("campaign", "the campaign this node runs (resumed if the database has it)"),
+    "planner": ("fixed", "planner: fixed (recipes given with the targets)"),
+    "analyzer": ("standin", "XRD analyzer: standin (mock patterns) or chemistry"),
+    "seed": (0, "seed of the stand-in analyzer"),
+    "transfer_node": ("transfer", "the node that owns the position table"),
+    "success_yield": (0.5, "target weight fraction that makes a target"),
+    "in_flight_per_target": (1, "experiments of one target in the lab at once"),
+    "batch_wait_s": (1800.0, "how long a part-filled furnace waits for more crucibles (lab seconds)"),
+    "resume_delay_s": (60.0, "conditions stay clear this long before the campaign resumes (lab seconds)"),
+    "targets_file": ("", "targets submitted at start (only when the campaign is new)"),
+}
+
+
+class AutonomyNode(Node):
+    """Campaign engine + ROS interface."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("autonomy", **kwargs)
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        value = lambda name: self.get_parameter(name).value  # noqa: E731
+        self.site = SiteProfile.load(value("site"))
+        self._group = ReentrantCallbackGroup()
+        params_file = value("params_file") or str(data_path("launch", "powderlab.yaml"))
+        self.port = RosLabPort(self, self.site, value("transfer_node"), params_file)
+        self.store = Store(value("database"))
+        seed = int(value("seed"))
+        config = CampaignConfig(
+            campaign_id=value("campaign_id"),
+            name=value("campaign_id"),
+            seed=seed,
+            success_yield=float(value("success_yield")),
+            in_flight_per_target=int(value("in_flight_per_target")),
+            batch_wait_s=float(value("batch_wait_s")),
+            resume_delay_s=float(value("resume_delay_s")),
+        )
+        self.engine = CampaignEngine(
+            self.store,
+            self.port,
+            make_planner(value("planner"), seed),
+            make_analyzer(value("analyzer"), seed),
+            CellModel.from_site(self.site),
+            config,
+            on_progress=self._on_progress,
+        )
+        self.progress_pub = self.create_publisher(msg.CampaignProgress, "~/progress", LATCHED)
+        self.create_service(srv.SubmitTargets, "~/submit_targets", self._on_submit, callback_group=self._group)
+        self.create_service(srv.CampaignControl, "~/control", self._on_control, callback_group=self._group)
+        self._last_publish = 0.0
+        self._progress: Progress | None = None
+        self.create_timer(1.0, self._republish, callback_group=self._group, clock=WALL_CLOCK)
+        self._stop = threading.Event()
+        self._targets_file = value("targets_file")
+        self._thread = threading.Thread(target=self._run, daemon=True, name="campaign")
+        self._thread.start()
+
+    # --- the engine thread ---
+
+    def _run(self) -> None:
+        try:
+            self._wait_for_lab()
+            new = self.store.campaign(self.engine.cid) is None
+            self.engine.open()
+            if new and self._targets_file:
+                self.engine.submit(load_targets(self._targets_file).targets)
+            self.get_logger().info(f"campaign {self.engine.cid} open ({'new' if new else 'resumed'})")
+            while not self._stop.is_set() and rclpy.ok(context=self.context):
+                self.engine.step()
+        except Exception as error:  # log loudly; the records stay consistent (write-ahead)
+            self.get_logger().error(f"campaign engine stopped: {error!r}")
+            raise
+
+    def _wait_for_lab(self) -> None:
+        """Wait until the transfer node answers and the clock runs (sim time starts at 0)."""
+        while not self._stop.is_set():
+            try:
+                self.port.positions()
+                if self.port.now() > 0.0:
+                    return
+            except PowderLabError as error:
+                self.get_logger().info(f"waiting for the lab: {error}")
+            time.sleep(0.2)
+
+    # --- progress ---
+
+    def _on_progress(self, progress: Progress) -> None:
+        self._progress = progress
+        now = time.monotonic()
+        if now - self._last_publish >= 0.2 or progress.state == "finished":
+            self._publish(progress)
+
+    def _republish(self) -> None:
+        if self._progress is not None:
+            self._publish(self._progress)
+
+    def _publish(self, progress: Progress) -> None:
+        self._last_publish = time.monotonic()
+        if not self.context.ok():
+            return
+        self.progress_pub.publish(
+            msg.CampaignProgress(
+                stamp=stamp(progress.sim_time_s),
+                campaign=progress.campaign,
+                state=progress.state,
+                reasons=list(progress.reasons),
+                planner=self.engine.planner.name,
+                analyzer=self.engine.analyzer.name,
+                targets_total=progress.targets_total,
+                targets_made=progress.targets_made,
+                targets_failed=progress.targets_failed,
+                targets_active=progress.targets_active,
+                experiments_done=progress.experiments_done,
+                experiments_planned=progress.experiments_planned,
+                samples_in_flight=progress.samples_in_flight,
+                operations_in_flight=progress.operations_in_flight,
+                sim_time_s=float(progress.sim_time_s),
+                sim_elapsed_s=float(progress.sim_elapsed_s),
+                eta_s=float(-1.0 if progress.eta_s is None else progress.eta_s),
+            )
+        )
+
+    # --- services ---
+
+    def _on_submit(self, request: srv.SubmitTargets.Request, response: srv.SubmitTargets.Response) -> Any:
+        try:
+            parsed = parse_targets(yaml.safe_load(request.targets_yaml), "submitted targets")
+        except (PowderLabError, yaml.YAMLError) as error:
+            response.success, response.message = False, str(error)
+            return response
+        self.engine.submit(parsed.targets)
+        response.success = True
+        response.targets = [t.formula for t in parsed.targets]
+        response.message = f"{len(parsed.targets)} targets queued for campaign {self.engine.cid}"
+        return response
+
+    def _on_control(self, request: srv.CampaignControl.Request, response: srv.CampaignControl.Response) -> Any:
+        if request.command == srv.CampaignControl.Request.PAUSE:
+            self.engine.pause(request.reason or "paused by request")
+            response.success, response.message = True, "pausing: no new operation starts; running ones finish"
+        elif request.command == srv.CampaignControl.Request.RESUME:
+            self.engine.resume()
+            response.success, response.message = True, "resuming"
+        else:
+            response.success = False
+            response.message = f"unknown command {request.command}; allowed: 0 (PAUSE), 1 (RESUME)"
+        return response
+
+    def safe_shutdown(self) -> None:
+        """Stop the engine loop; goals in flight keep running in the stations (picked up at restart)."""
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+        self.store.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    try:
+        node = AutonomyNode()
+    except PowderLabError as error:
+        print(f"autonomy_node: {error}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    spin_node(node, threads=8)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

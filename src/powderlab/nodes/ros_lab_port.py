@@ -1,0 +1,327 @@
+"""The campaign engine's LabPort over ROS: station actions, the position service, status topics.
+
+Every goal is sent with the operation's id as its goal UUID, so after a restart the engine asks
+each action server for the result of a goal it recorded (`<action>/_action/get_result`): the
+server answers when the goal ends, or at once with STATUS_UNKNOWN when it never received it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+from action_msgs.msg import GoalStatus
+from powderlab_interfaces import action as actions
+from powderlab_interfaces import msg, srv
+from rclpy.action import ActionClient
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from unique_identifier_msgs.msg import UUID
+
+from powderlab.autonomy.estimates import StationEstimator
+from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationInfo
+from powderlab.autonomy.state import OpRecord
+from powderlab.core.errors import DeviceTimeoutError, ErrorCode
+from powderlab.core.positions import PositionSnapshot
+from powderlab.core.recipes import HeatingProfile, ScanSettings
+from powderlab.core.site import SiteProfile
+from powderlab.nodes.conversions import pattern_from_msg, profile_to_msgs, scan_to_msg
+from powderlab.nodes.futures import wait_future
+from powderlab.nodes.lab_client import ACTION_TYPES
+from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED
+from powderlab.nodes.ros_cell import position_from_msg
+
+WAIT_CAP_S = 0.2  # wall seconds: the engine looks at the lab at least this often
+FINISHED = {GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED, GoalStatus.STATUS_CANCELED}
+
+
+class LockedActionClient(ActionClient):
+    """An ActionClient safe to send goals from a thread other than the executor's.
+
+    rclpy's ActionClient stores a request's future after sending it, without a lock: when the
+    server answers before the future is stored (a fast local server, a busy machine), the answer
+    is dropped ("Ignoring unexpected goal response") and the goal runs unobserved. Here sending
+    and handling answers take one lock.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_lock = threading.RLock()
+
+    def send_goal_async(self, *args: Any, **kwargs: Any) -> Any:
+        with self._request_lock:
+            return super().send_goal_async(*args, **kwargs)
+
+    def _cancel_goal_async(self, goal_handle: Any) -> Any:
+        with self._request_lock:
+            return super()._cancel_goal_async(goal_handle)
+
+    def _get_result_async(self, goal_handle: Any) -> Any:
+        with self._request_lock:
+            return super()._get_result_async(goal_handle)
+
+    async def execute(self, taken_data: Any) -> None:
+        with self._request_lock:
+            await super().execute(taken_data)
+
+
+def goal_message(action: str, goal: dict[str, Any]) -> Any:
+    """The action goal of a stored operation goal."""
+    sample = msg.SampleRef(sample_id=goal.get("sample_id", ""), labware_id=goal.get("labware_id", ""))
+    if action == "transfer":
+        return actions.Transfer.Goal(sample=sample, source=goal["source"], destination=goal["destination"])
+    if action == "dose":
+        powders = [msg.PowderDose(powder=p["powder"], target_mg=float(p["target_mg"])) for p in goal["powders"]]
+        return actions.Dose.Goal(sample=sample, powders=powders)
+    if action == "mill":
+        return actions.Mill.Goal(
+            sample=sample,
+            duration_s=float(goal["duration_s"]),
+            frequency_hz=float(goal["frequency_hz"]),
+            ball_count=int(goal["ball_count"]),
+        )
+    if action == "load_furnace":
+        return actions.LoadFurnace.Goal(
+            sample=sample, source=goal["source"], furnace=goal.get("furnace", ""), slot=int(goal.get("slot", -1))
+        )
+    if action == "unload_furnace":
+        return actions.UnloadFurnace.Goal(sample=sample, destination=goal["destination"])
+    if action == "heat":
+        return actions.Heat.Goal(
+            furnace=goal["furnace"], profile=profile_to_msgs(HeatingProfile.from_list(goal["profile"]))
+        )
+    if action == "measure_xrd":
+        scan = goal.get("scan")
+        return actions.MeasureXrd.Goal(
+            sample=sample,
+            source=goal.get("source", ""),
+            destination=goal.get("destination", ""),
+            scan=scan_to_msg(ScanSettings(**scan) if scan else None),
+        )
+    raise ValueError(f"unknown action {action}")
+
+
+def result_dict(action: str, result: Any) -> dict[str, Any]:
+    """Plain data of an action Result (the pattern travels separately)."""
+    if action == "dose":
+        return {
+            "doses": [
+                {
+                    "powder": d.powder,
+                    "target_mg": d.target_mg,
+                    "actual_mg": d.actual_mg,
+                    "within_tolerance": d.within_tolerance,
+                    "complete": d.complete,
+                }
+                for d in result.doses
+            ],
+            "total_mg": result.total_mg,
+        }
+    if action == "mill":
+        return {"milled_s": result.milled_s}
+    if action == "transfer":
+        return {"arms": list(result.arms), "path": list(result.path)}
+    if action == "load_furnace":
+        return {"furnace": result.furnace, "slot": result.slot, "position": result.position}
+    if action == "unload_furnace":
+        return {"furnace": result.furnace, "source": result.source}
+    if action == "heat":
+        return {
+            "max_temperature_c": result.max_temperature_c,
+            "duration_s": result.duration_s,
+            "final_temperature_c": result.final_temperature_c,
+        }
+    if action == "measure_xrd":
+        return {"sample_mg": result.sample_mg, "holder_id": result.holder_id}
+    return {}
+
+
+class RosLabPort:
+    """LabPort of a lab reached through ROS from `node` (which an executor spins elsewhere)."""
+
+    def __init__(
+        self, node: Node, site: SiteProfile, transfer_node: str = "transfer", params_file: str | None = None
+    ) -> None:
+        self.node = node
+        self.site = site
+        self.group = ReentrantCallbackGroup()
+        self.transfer_node = transfer_node
+        self.estimator = StationEstimator(site, params_file)
+        self._clients: dict[tuple[str, str], ActionClient] = {}
+        self._result_clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._done: list[Completion] = []
+        self._event = threading.Event()
+        self._handles: dict[str, Any] = {}
+        self._status: dict[str, msg.StationStatus] = {}
+        self._estop: msg.EStopState | None = None
+        self._positions = node.create_client(
+            srv.GetPositions, f"{transfer_node}/get_positions", callback_group=self.group
+        )
+        node.create_subscription(msg.EStopState, ESTOP_TOPIC, self._on_estop, LATCHED, callback_group=self.group)
+        for station in site.stations:
+            node.create_subscription(
+                msg.StationStatus,
+                f"{station}/status",
+                lambda message, name=station: self._status.__setitem__(name, message),
+                LATCHED,
+                callback_group=self.group,
+            )
+
+    def _on_estop(self, message: msg.EStopState) -> None:
+        self._estop = message
+
+    # --- time ---
+
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    # --- goals ---
+
+    def _client(self, station: str, action: str) -> ActionClient:
+        key = (station, action)
+        if key not in self._clients:
+            self._clients[key] = LockedActionClient(
+                self.node, ACTION_TYPES[action], f"{station}/{action}", callback_group=self.group
+            )
+        return self._clients[key]
+
+    def _finish(self, completion: Completion) -> None:
+        with self._lock:
+            self._done.append(completion)
+        self._event.set()
+
+    def start(self, op: OpRecord) -> None:
+        client = self._client(op.station, op.action)
+        started = self.now()
+        if not client.wait_for_server(timeout_sec=10.0):
+            self._finish(
+                Completion(
+                    op.id,
+                    int(ErrorCode.STATION_UNAVAILABLE),
+                    f"{op.station}/{op.action} not available",
+                    started_s=started,
+                    ended_s=self.now(),
+                )
+            )
+            return
+        goal_uuid = UUID(uuid=list(uuid.UUID(hex=op.id).bytes))
+        future = client.send_goal_async(goal_message(op.action, op.goal), goal_uuid=goal_uuid)
+
+        def accepted(done: Any) -> None:
+            try:
+                handle = done.result()
+            except Exception as error:  # transport failure: the engine retries
+                self._finish(
+                    Completion(
+                        op.id,
+                        int(ErrorCode.STATION_UNAVAILABLE),
+                        f"goal not sent: {error!r}",
+                        started_s=started,
+                        ended_s=self.now(),
+                    )
+                )
+                return
+            if not handle.accepted:
+                self._finish(
+                    Completion(
+                        op.id,
+                        int(ErrorCode.STATION_UNAVAILABLE),
+                        f"{op.station}/{op.action} rejected the goal (station not active)",
+                        started_s=started,
+                        ended_s=self.now(),
+                    )
+                )
+                return
+            self._handles[op.id] = handle
+            handle.get_result_async().add_done_callback(lambda r: self._result(op, r.result(), started))
+
+        future.add_done_callback(accepted)
+
+    def _result(self, op: OpRecord, response: Any, started: float | None) -> None:
+        self._handles.pop(op.id, None)
+        result = response.result
+        pattern = pattern_from_msg(result.pattern) if op.action == "measure_xrd" and result.error_code == 0 else None
+        self._finish(
+            Completion(
+                op.id,
+                int(result.error_code),
+                result.error_msg,
+                result_dict(op.action, result),
+                pattern,
+                started,
+                self.now(),
+            )
+        )
+
+    def adopt(self, op: OpRecord) -> None:
+        """Ask the action server for the result of a goal sent before a restart."""
+        key = (op.station, op.action)
+        action_type = ACTION_TYPES[op.action]
+        if key not in self._result_clients:
+            self._result_clients[key] = self.node.create_client(
+                action_type.Impl.GetResultService,
+                f"{op.station}/{op.action}/_action/get_result",
+                callback_group=self.group,
+            )
+        client = self._result_clients[key]
+        if not client.wait_for_service(timeout_sec=15.0):
+            self._finish(
+                Completion(op.id, int(ErrorCode.STATION_UNAVAILABLE), "result service not available", known=False)
+            )
+            return
+        request = action_type.Impl.GetResultService.Request()
+        request.goal_id = UUID(uuid=list(uuid.UUID(hex=op.id).bytes))
+
+        def answered(future: Any) -> None:
+            response = future.result()
+            if response.status in FINISHED:
+                self._result(op, response, op.started_s)
+            else:
+                self._finish(Completion(op.id, int(ErrorCode.UNKNOWN), "the lab does not know this goal", known=False))
+
+        client.call_async(request).add_done_callback(answered)
+
+    def cancel(self, op_id: str) -> None:
+        handle = self._handles.get(op_id)
+        if handle is not None:
+            handle.cancel_goal_async()
+
+    def wait(self, timeout_s: float) -> list[Completion]:
+        with self._lock:
+            ready = bool(self._done)
+        if not ready and timeout_s > 0:
+            self._event.wait(min(timeout_s, WAIT_CAP_S))
+        with self._lock:
+            done, self._done = self._done, []
+            self._event.clear()
+        return done
+
+    # --- the cell ---
+
+    def positions(self) -> dict[str, PositionSnapshot]:
+        if not self._positions.wait_for_service(timeout_sec=10.0):
+            raise DeviceTimeoutError(self.transfer_node, "get_positions not available; is the transfer node active?")
+        response = wait_future(self._positions.call_async(srv.GetPositions.Request()), 10.0, "get_positions")
+        return {p.name: position_from_msg(p) for p in response.positions}
+
+    def lab_state(self) -> LabState:
+        stations = {}
+        for name in self.site.stations:
+            status = self._status.get(name)
+            if status is None:
+                stations[name] = StationInfo(name, "", 0, "no status yet", "unknown")
+                continue
+            furnaces = [
+                FurnaceInfo(f.name, f.door == msg.FurnaceState.DOOR_FAULT, f.program_running, f.temperature_c)
+                for f in status.furnaces
+            ]
+            stations[name] = StationInfo(
+                name, status.kind, status.mode, status.message, status.lifecycle_state, furnaces
+            )
+        estop = self._estop
+        return LabState(bool(estop and estop.engaged), estop.reason if estop else "", stations)
+
+    def estimate_s(self, op: OpRecord) -> float:
+        return self.estimator.estimate_s(op)

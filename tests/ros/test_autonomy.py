@@ -1,0 +1,181 @@
+"""The autonomy node over real processes: a campaign end to end, and kill -9 at random moments.
+
+Backend: mock until the twin lands (BACKEND below; the lead switches it to "sim" at merge).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from powderlab.autonomy import store as tables
+from powderlab.autonomy.store import Store
+from powderlab.bringup.manifest import build_manifest
+from powderlab.bringup.session import LabSession
+from powderlab.core.errors import ValidationError
+from powderlab.core.resources import data_path
+from powderlab.nodes.autonomy_client import AutonomyClient
+from tests.autonomy.records import check_records
+
+BACKEND = "mock"
+TIME_FACTOR = 2000.0
+TARGETS = data_path("sim", "campaigns", "default.yaml")
+GOAL_LINE = re.compile(r"\]: (?P<station>\w+)\.(?P<action>\w+)\.(?P<goal>[0-9a-f]{8}): (?P<code>[A-Z_]+):")
+
+
+def lab_table(client) -> dict[str, str]:
+    return {name: p.labware_id for name, p in client.positions().items() if p.labware_id}
+
+
+QUICK_TARGETS = """
+targets:
+  - target: BaTiO3
+    budget: 1
+    recipes:
+      - precursors: {BaCO3: 394.7, TiO2: 159.7}
+        heating: [{kind: ramp, target_c: 600, rate_c_per_min: 20}, {kind: cool, target_c: 190}]
+  - target: ZnFe2O4
+    budget: 1
+    recipes:
+      - precursors: {ZnO: 162.8, Fe2O3: 319.4}
+        heating: [{kind: ramp, target_c: 600, rate_c_per_min: 20}, {kind: cool, target_c: 190}]
+"""
+
+
+def test_campaign_through_the_autonomy_node(tmp_path: Path) -> None:
+    database = tmp_path / "campaign.sqlite"
+    manifest = build_manifest(
+        BACKEND, time_factor=TIME_FACTOR, autonomy={"database": str(database), "campaign_id": "ros", "seed": 3}
+    )
+    session = LabSession(manifest, tmp_path / "run", startup_timeout_s=120.0)
+    client = session.start()
+    try:
+        autonomy = AutonomyClient(client.node)
+        with pytest.raises(ValidationError, match="unknown keys"):
+            autonomy.submit_yaml("targets: [{target: BaTiO3, colour: blue}]")
+        assert autonomy.submit_yaml(QUICK_TARGETS) == ["BaTiO3", "ZnFe2O4"]
+        assert "pausing" in autonomy.pause("test pause")
+        deadline = time.monotonic() + 20
+        while (progress := autonomy.progress(1.0)) is None or progress.state != "paused":
+            assert time.monotonic() < deadline, progress
+        assert "test pause" in progress.reasons
+        autonomy.resume()
+        seen = []
+        final = autonomy.wait_finished(on_progress=seen.append, timeout_s=240)
+        assert final.targets_total == 2 and final.targets_made + final.targets_failed == 2
+        assert any(p.state == "running" and p.samples_in_flight for p in seen)
+        store = Store(database)
+        try:
+            check_records(store, "ros", lab_table(client))
+        finally:
+            store.close()
+    finally:
+        session.stop()
+
+
+def autonomy_command(database: Path, campaign: str) -> list[str]:
+    return [
+        sys.executable, "-m", "powderlab.nodes.autonomy_node", "--ros-args", "-r", "__node:=autonomy",
+        "-p", f"database:={database}", "-p", f"campaign_id:={campaign}", "-p", "use_sim_time:=true",
+        "-p", f"targets_file:={TARGETS}", "-p", "seed:=3",
+    ]  # fmt: skip
+
+
+def wait_until_open(log: Path, count: int, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Until the autonomy node has opened its campaign for the count-th time (new or resumed)."""
+    deadline = time.monotonic() + timeout_s
+    while log.read_text(errors="replace").count("open (") < count:
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+        time.sleep(0.05)
+
+
+def station_goals(run_dir: Path) -> list[tuple[str, str, str, str]]:
+    """(station, action, goal id prefix, code) of every goal the station nodes ran, from their logs."""
+    found = []
+    for log in run_dir.glob("*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            match = GOAL_LINE.search(line)
+            if match:
+                found.append((match["station"], match["action"], match["goal"], match["code"]))
+    return found
+
+
+def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    seed = int(os.environ.get("POWDERLAB_KILL_SEED", random.SystemRandom().randrange(10**6)))
+    rng = random.Random(seed)
+    database = tmp_path / "campaign.sqlite"
+    run_dir = tmp_path / "run"
+    manifest = build_manifest(BACKEND, time_factor=TIME_FACTOR)
+    session = LabSession(manifest, run_dir, startup_timeout_s=120.0)
+    client = session.start()
+    env = dict(os.environ)
+    node_log = open(tmp_path / "autonomy.log", "ab")  # noqa: SIM115 - closed in finally
+    process = None
+    kills = []
+    try:
+        autonomy = AutonomyClient(client.node)
+        for round_ in range(1, 4):
+            process = subprocess.Popen(autonomy_command(database, "kill"), stdout=node_log, stderr=node_log, env=env)
+            wait_until_open(tmp_path / "autonomy.log", round_, process)
+            wait = rng.uniform(0.0, 6.0)  # wall seconds of campaign (x TIME_FACTOR of lab time)
+            time.sleep(wait)
+            assert process.poll() is None, (tmp_path / "autonomy.log").read_text()[-3000:]
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            kills.append(round(wait, 2))
+        process = subprocess.Popen(autonomy_command(database, "kill"), stdout=node_log, stderr=node_log, env=env)
+        final = autonomy.wait_finished(timeout_s=300, alive=lambda: process.poll() is None)
+        assert final.targets_total == 3, f"seed {seed}, kills after {kills} s"
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+        store = Store(database)
+        try:
+            stats = check_records(store, "kill", lab_table(client))
+            events = store.rows(tables.events, "kill")
+        finally:
+            store.close()
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        node_log.close()
+        session.stop()
+    assert sum(e["kind"] == "recovery" and "restarted" in e["message"] for e in events) == 3
+    ran = station_goals(run_dir)
+    recorded = {op["id"][:8]: op for op in stats["operations"]}
+    # every goal a station ran is in the records (nothing lost) and ran once (nothing duplicated) ...
+    ids = [goal for _, _, goal, _ in ran]
+    assert len(ids) == len(set(ids)), f"seed {seed}: a goal ran twice"
+    nested = 0  # transfers the furnace station sends itself while loading / unloading
+    for station, action, goal, code in ran:
+        op = recorded.get(goal)
+        if op is None and action == "transfer":
+            nested += 1
+            continue
+        assert op is not None, f"seed {seed}: {station}/{action} goal {goal} ran but is not recorded"
+        assert op["action"] == action and op["station"] == station
+        assert (code == "NONE") == (op["state"] == "succeeded"), (op, code)
+    assert nested <= sum(action in ("load_furnace", "unload_furnace") for _, action, _, _ in ran)
+    # ... and every goal recorded as done was run by a station
+    done = {g for g, op in recorded.items() if op["state"] in ("succeeded", "failed")}
+    assert done <= set(ids), f"seed {seed}: recorded results no station produced: {done - set(ids)}"
+    doses = [op for op in stats["operations"] if op["action"] == "dose" and op["state"] == "succeeded"]
+    assert len(doses) == stats["samples"] - sum(
+        op["state"] == "lost" and op["action"] == "dose" for op in stats["operations"]
+    ), f"seed {seed}"
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_nodes():
+    yield
+    from tests.ros.conftest import processes_with
+
+    assert not processes_with("powderlab.nodes.autonomy_node"), "an autonomy node was left running"
