@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "powderlab.cli.status",
     "powderlab.cli.run_sample",
     "powderlab.cli.sim",
+    "powderlab.cli.dashboard",
+    "powderlab.cli.teleop",
 )
 
 
