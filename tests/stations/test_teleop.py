@@ -80,7 +80,9 @@ def test_gripper_refuses_to_drop_what_the_table_says_it_holds(lab):
     transfer.table.set("storage/1", None)
     transfer.table.place("arm_a/gripper", crucible)
     refused = transfer.command(ManualRequest("gripper_open", "arm_a", "", "pytest"))
-    assert refused.code is ErrorCode.POSITION_OCCUPIED and "crucible_01" in refused.message and "force" in refused.message
+    assert (
+        refused.code is ErrorCode.POSITION_OCCUPIED and "crucible_01" in refused.message and "force" in refused.message
+    )
     forced = transfer.command(ManualRequest("gripper_open", "arm_a", "force", "pytest"))
     assert forced.ok, forced.message
 
