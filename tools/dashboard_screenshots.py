@@ -121,8 +121,13 @@ def main() -> int:
         for _ in range(5):
             camera.publish(Image(height=240, width=320, encoding="rgb8", step=960, data=pixels))
             time.sleep(0.1)
+        post(
+            "api/command",
+            {"command": "set_position", "position": "storage/2", "labware_id": "crucible_02", "sample_id": "S-2"},
+        )
+        time.sleep(0.5)
         post("api/command", {"command": "measure_xrd", "source": "storage/2", "destination": "done/2"})
-        post("api/command", {"command": "jog", "arm": "arm_a", "frame": "joint", "axis": 1, "speed": 1.0})
+        post("api/command", {"command": "jog", "arm": "arm_b", "frame": "joint", "axis": 1, "speed": 1.0})
         profile = HeatingProfile(
             (
                 HeatingSegment(SegmentKind.RAMP, target_c=900.0, rate_c_per_min=10.0),

@@ -102,6 +102,10 @@ def test_login_jog_estop_reset_and_live_temperature(page, dashboard_lab):
     assert float(joint.inner_text()) > float(before_text)
     time.sleep(0.7)
     assert joints(client, "arm_a") == after, "the arm kept moving after the button was released"
+    # the live updates since then still know who is logged in
+    expect(page.locator("#logged-in")).to_be_visible()
+    expect(page.locator("#login-form")).to_be_hidden()
+    assert "readonly" not in (page.locator("body").get_attribute("class") or "")
 
     # a live furnace temperature: start a long heat, watch the number change on the page
     page.click('nav#tabs button[data-tab="overview"]')

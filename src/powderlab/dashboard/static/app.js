@@ -81,7 +81,11 @@ function stopJog(button) {
 
 function jogButton(arm, frame, axis, dir) {
   const button = el("button", { class: "jog", type: "button", dataset: { arm, frame, axis, dir } }, dir > 0 ? "+" : "−");
-  button.addEventListener("pointerdown", (e) => { e.preventDefault(); button.setPointerCapture?.(e.pointerId); startJog(button); });
+  button.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    try { button.setPointerCapture(e.pointerId); } catch { /* synthetic events have no pointer to capture */ }
+    startJog(button);
+  });
   for (const ev of ["pointerup", "pointercancel", "lostpointercapture", "pointerleave"]) button.addEventListener(ev, () => stopJog(button));
   return button;
 }
@@ -280,6 +284,7 @@ function renderPatterns(s) {
   const ids = s.patterns.map((p) => String(p.id)).join(",");
   if (select.dataset.ids !== ids) {
     select.dataset.ids = ids;
+    select.onchange = () => showPattern(Number(select.value));
     select.replaceChildren(...s.patterns.slice().reverse().map((p) => el("option", { value: p.id },
       `${p.sample_id || p.holder_id} (${p.station})${p.analysed ? " ✓ fit" : ""}`)));
     if (s.patterns.length) showPattern(s.patterns[s.patterns.length - 1].id);
@@ -323,16 +328,30 @@ function render(s) {
 
 // --- wiring ---------------------------------------------------------------------------------
 
+let socket = null;
 function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
-  ws.onmessage = (event) => { const m = JSON.parse(event.data); if (m.type === "state") render(m.state); };
-  ws.onclose = () => { $("#lab-state").textContent = "dashboard disconnected"; $("#lab-state").className = "badge bad"; setTimeout(connect, 1000); };
+  socket = ws;
+  ws.onmessage = (event) => { const m = JSON.parse(event.data); if (m.type === "state" && ws === socket) render(m.state); };
+  ws.onclose = () => {
+    if (ws !== socket) return;  // replaced on purpose (login / logout)
+    $("#lab-state").textContent = "dashboard disconnected"; $("#lab-state").className = "badge bad";
+    setTimeout(connect, 1000);
+  };
+}
+
+// The websocket carries the session cookie of its handshake: open a new one after login / logout.
+function reconnect() {
+  const old = socket;
+  connect();
+  old?.close();
 }
 
 $$("nav#tabs button").forEach((b) => b.addEventListener("click", () => {
   $$("nav#tabs button").forEach((x) => x.classList.toggle("active", x === b));
   $$(".tab").forEach((t) => t.classList.toggle("active", t.id === `tab-${b.dataset.tab}`));
   if (state) render(state);
+  if (b.dataset.tab === "samples" && shownPattern !== null) showPattern(shownPattern);  // size it now it is visible
 }));
 $("#estop").addEventListener("click", () => send({ command: "estop" }));
 $("#reset").addEventListener("click", () => send({ command: "reset" }));
@@ -360,11 +379,12 @@ $("#login-form").addEventListener("submit", async (e) => {
   const result = await post("/api/login", { user: $("#login-user").value, password: $("#login-password").value });
   $("#login-password").value = "";
   showResult(result.ok ? { ok: true, message: `logged in as ${result.user}` } : result);
-  const s = await (await fetch("/api/state")).json();
-  render(s);
+  reconnect();
+  render(await (await fetch("/api/state")).json());
 });
 $("#logout").addEventListener("click", async () => {
   await post("/api/logout", {});
+  reconnect();
   render(await (await fetch("/api/state")).json());
 });
 
