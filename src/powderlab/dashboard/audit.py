@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -39,6 +40,8 @@ class CommandLog:
             if self.path is not None:
                 with self.path.open("a") as handle:
                     handle.write(json.dumps(entry, sort_keys=True) + "\n")
+                    handle.flush()
+                    os.fsync(handle.fileno())
             last = self.recent[-1] if self.recent else None
             if (
                 last is not None
