@@ -27,7 +27,7 @@ setup(
     package_dir={"": "src"},
     packages=find_packages("src"),
     include_package_data=True,
-    package_data={"": ["*.yaml", "*.json", "*.json.gz", "*.cif", "*.html", "*.js", "*.css", "*.csv"]},
+    package_data={"": ["*.yaml", "*.json", "*.json.gz", "*.cif", "*.html", "*.js", "*.css", "*.csv", "*.txt"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -44,6 +44,8 @@ setup(
             "lab_manager = powderlab.nodes.lab_manager:main",
             "sim_clock = powderlab.nodes.sim_clock:main",
             "autonomy_node = powderlab.nodes.autonomy_node:main",
+            "dashboard = powderlab.dashboard.server:main",
+            "joy_teleop = powderlab.nodes.teleop:main",
         ],
     },
 )

@@ -56,9 +56,21 @@ def test_layer_imports(layer):
                 used = name.split(".")[1]
                 if used in ALLOWED and used != layer and used not in ALLOWED[layer]:
                     problems.append(f"{path.relative_to(SRC)} imports {name} (layer {layer} may not use {used})")
-                if used in ("nodes", "bringup", "cli"):
+                if used in ("nodes", "bringup", "cli", "dashboard"):
                     problems.append(f"{path.relative_to(SRC)} imports {name} (upper layer)")
     assert not problems, "\n".join(problems)
+
+
+def test_the_web_layer_uses_ros_only_through_powderlab_nodes():
+    """powderlab.dashboard is a ROS client above nodes: it imports no ROS package itself."""
+    problems = []
+    for path in sorted((SRC / "dashboard").rglob("*.py")):
+        for name in imports_of(path):
+            if name.split(".")[0] in ROS_MODULES:
+                problems.append(f"{path.relative_to(SRC)} imports {name}")
+    assert not problems, "\n".join(problems)
+    nodes = [name for path in (SRC / "nodes").rglob("*.py") for name in imports_of(path)]
+    assert not [n for n in nodes if n.startswith("powderlab.dashboard")], "nodes must not import the web layer"
 
 
 def test_the_checker_sees_a_violation(tmp_path):

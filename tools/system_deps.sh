@@ -3,7 +3,8 @@
 # Each entry: "<command that proves it is there>:<debian package>". Later features add lines.
 set -euo pipefail
 needed=()
-for entry in "cmake:cmake" "g++:g++"; do
+# chromium: the dashboard's end-to-end tests drive Debian's browser (never a downloaded one).
+for entry in "cmake:cmake" "g++:g++" "chromium:chromium"; do
   cmd=${entry%%:*}; pkg=${entry#*:}
   command -v "$cmd" >/dev/null 2>&1 || needed+=("$pkg")
 done

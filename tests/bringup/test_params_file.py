@@ -4,7 +4,9 @@ import yaml
 
 from powderlab.core.resources import data_path
 from powderlab.core.site import SiteProfile
+from powderlab.dashboard.server import PARAMETERS as DASHBOARD
 from powderlab.nodes.station_node import COMMON_PARAMETERS
+from powderlab.nodes.teleop import JOY_PARAMETERS
 from powderlab.stations.factory import STATION_CLASSES
 
 MANAGER = {"autostart", "health_period_s", "transition_timeout_s", "service_wait_s", "managed_nodes"}
@@ -21,6 +23,10 @@ def test_every_key_is_a_declared_parameter():
             allowed = MANAGER
         elif node == "sim_clock":
             allowed = SIM_CLOCK
+        elif node == "dashboard":
+            allowed = set(DASHBOARD)
+        elif node == "joy_teleop":
+            allowed = set(JOY_PARAMETERS)
         else:
             allowed = set(COMMON_PARAMETERS) | set(STATION_CLASSES[site.station(node).kind].default_parameters)
         assert keys <= allowed, f"{key}: undeclared {sorted(keys - allowed)}"

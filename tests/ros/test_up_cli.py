@@ -3,10 +3,12 @@ separate rclpy client, one running goal cancelled, and a clean stop with no proc
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from powderlab_interfaces import action as actions
@@ -34,6 +36,8 @@ def up(tmp_path):
             "500",
             "--run-dir",
             str(run_dir),
+            "--dashboard-port",
+            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -45,12 +49,29 @@ def up(tmp_path):
         process.wait(timeout=10)
 
 
+def dashboard_sees_the_lab(url_file, timeout_s=30.0):
+    """`powderlab up` serves the dashboard, and it shows every station."""
+    deadline = time.monotonic() + timeout_s
+    stations = {}
+    while time.monotonic() < deadline:
+        if url_file.is_file() and url_file.read_text().strip():
+            url = url_file.read_text().strip()
+            with urllib.request.urlopen(url + "api/state", timeout=10) as response:
+                stations = json.loads(response.read())["stations"]
+            if len(stations) == 5:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"the dashboard did not show the five stations: {sorted(stations)}")
+
+
 def test_every_station_action_cancel_and_clean_stop(up):
     process, run_dir = up
     client = LabClient()
     try:
         client.wait_all_active(120.0, alive=lambda: process.poll() is None)
-        assert len(processes_with(str(run_dir / "overrides.yaml"))) == 7  # 5 stations, sim clock, lab manager
+        # 5 stations, sim clock, lab manager, dashboard
+        assert len(processes_with(str(run_dir / "overrides.yaml"))) == 8
+        dashboard_sees_the_lab(run_dir / "dashboard.url")
 
         crucible = sample("crucible_01", "S-accept")
         results = {}

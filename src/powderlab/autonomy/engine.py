@@ -36,6 +36,7 @@ from powderlab.autonomy.model import (
     Attempt,
     ExperimentStatus,
     Progress,
+    SampleProgress,
     Target,
     TargetStatus,
     slug,
@@ -64,6 +65,8 @@ from powderlab.stations.base import StationMode
 log = logging.getLogger(__name__)
 
 OPEN_EXPERIMENT = (ExperimentStatus.PLANNED, ExperimentStatus.RUNNING)
+FAILED_SAMPLE = frozenset({SampleStatus.FAILED, SampleStatus.DISCARDED})
+DONE_SAMPLE = frozenset({SampleStatus.MEASURED, SampleStatus.ANALYSED})
 
 
 @dataclass
@@ -103,6 +106,7 @@ class CampaignEngine:
         cell: CellModel,
         config: CampaignConfig,
         on_progress: Callable[[Progress], None] | None = None,
+        on_analysis: Callable[[str, AnalysisResult], None] | None = None,
     ) -> None:
         self.store = store
         self.port = port
@@ -112,6 +116,7 @@ class CampaignEngine:
         self.config = config
         self.cid = config.campaign_id
         self.on_progress = on_progress
+        self.on_analysis = on_analysis  # (sample id, analysis), after the analysis is recorded
         self.targets: dict[str, TargetRecord] = {}
         self.experiments: dict[str, ExperimentRecord] = {}
         self.samples: dict[str, SampleRecord] = {}
@@ -251,7 +256,12 @@ class CampaignEngine:
             targets_active=sum(t.status not in TERMINAL_TARGET for t in targets),
             experiments_done=len(done_experiments),
             experiments_planned=len(self.experiments),
+            targets=[t.target.formula for t in sorted(targets, key=lambda t: t.seq)],
+            samples_total=len(self.samples),
+            samples_done=sum(s.status in DONE_SAMPLE for s in self.samples.values()),
+            samples_failed=sum(s.status in FAILED_SAMPLE for s in self.samples.values()),
             samples_in_flight=sum(not s.closed for s in self.samples.values()),
+            samples=self._sample_rows(),
             operations_in_flight=len(self.ops),
             sim_time_s=now,
             sim_elapsed_s=now - self.sim_start,
@@ -265,6 +275,40 @@ class CampaignEngine:
         elif not progress.targets_active and progress.targets_total:
             progress.eta_s = 0.0
         return progress
+
+    def _sample_rows(self, limit: int = 50) -> list[SampleProgress]:
+        """Samples in flight first, then the most recently finished ones (the dashboard's list)."""
+        working: dict[str, OpRecord] = {}
+        for op in self.ops.values():
+            for sample in self.samples.values():
+                if not sample.closed and (
+                    sample.id == op.sample_id or (op.batch_id and sample.batch_id == op.batch_id)
+                ):
+                    working.setdefault(sample.id, op)
+        open_samples = [s for s in self.samples.values() if not s.closed]
+        closed = sorted((s for s in self.samples.values() if s.closed), key=lambda s: -(s.finished_s or 0.0))
+        rows = []
+        for sample in (open_samples + closed)[:limit]:
+            experiment = self.experiments[sample.experiment_id]
+            op = working.get(sample.id)
+            if sample.status in FAILED_SAMPLE:
+                state = "failed"
+            elif sample.closed:
+                state = "done"
+            else:
+                state = "queued" if op is None and sample.status is SampleStatus.PLANNED else "running"
+            rows.append(
+                SampleProgress(
+                    sample_id=sample.id,
+                    target=self.targets[experiment.target_id].target.formula,
+                    recipe_id=experiment.id,
+                    state=state,
+                    stage=op.action if op else str(sample.status),
+                    station=op.station if op else "",
+                    target_yield=-1.0 if experiment.target_yield is None else float(experiment.target_yield),
+                )
+            )
+        return rows
 
     # ------------------------------------------------------------------ records
 
@@ -431,6 +475,8 @@ class CampaignEngine:
                     self._experiment_failed(experiment, f"analysis failed: {error!r}")
                 continue
             self._record_analysis(sample, experiment, analysis)
+            if self.on_analysis is not None:
+                self.on_analysis(sample.id, analysis)
 
     def _record_analysis(self, sample: SampleRecord, experiment: ExperimentRecord, analysis: AnalysisResult) -> None:
         with self.store.atomic():

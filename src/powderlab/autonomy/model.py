@@ -161,6 +161,22 @@ class Attempt:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class SampleProgress:
+    """One sample of a campaign as the dashboard lists it."""
+
+    sample_id: str
+    target: str
+    recipe_id: str  # the experiment's id
+    state: str  # queued, running, done, failed
+    stage: str  # the sample's status (dosed, milled, heated, ...) or the operation running on it
+    station: str = ""  # where it is being worked on; empty when idle
+    target_yield: float = -1.0  # 0..1 once analysed
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 @dataclass
 class Progress:
     """The campaign at a glance (the progress topic and the CLI's live line)."""
@@ -168,17 +184,22 @@ class Progress:
     campaign: str
     state: str  # running, paused, suspended, finished
     reasons: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
     targets_total: int = 0
     targets_made: int = 0
     targets_failed: int = 0
     targets_active: int = 0
     experiments_done: int = 0
     experiments_planned: int = 0
+    samples_total: int = 0
+    samples_done: int = 0
+    samples_failed: int = 0
     samples_in_flight: int = 0
     operations_in_flight: int = 0
     sim_time_s: float = 0.0
     sim_elapsed_s: float = 0.0
     eta_s: float | None = None
+    samples: list[SampleProgress] = field(default_factory=list)
 
     def line(self) -> str:
         eta = "--" if self.eta_s is None else f"{self.eta_s / 3600:.1f} h"
@@ -192,4 +213,6 @@ class Progress:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        data = dict(self.__dict__)
+        data["samples"] = [s.to_dict() for s in self.samples]
+        return data

@@ -27,6 +27,9 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ("time_factor", "0", "with backend:=mock, publish /clock this many times faster than real time (0: off)"),
     ("backend_options", "{}", "backend options as a YAML mapping (e.g. the twin's address)"),
     ("autostart", "true", "configure and activate every station at start"),
+    ("dashboard", "true", "serve the technician dashboard (web, 127.0.0.1 unless dashboard_host says otherwise)"),
+    ("dashboard_port", "8080", "TCP port of the dashboard"),
+    ("dashboard_host", "127.0.0.1", "address the dashboard binds (plain HTTP: keep it on a trusted network)"),
     ("log_level", "info", "log level of every node: debug, info, warn, error"),
     ("autonomy", "false", "also start the autonomy node (campaigns: autonomy/submit_targets, autonomy/progress)"),
     ("autonomy_database", "", "campaign records: a SQLite file or a postgresql:// URL (empty: the node's default)"),
@@ -68,6 +71,13 @@ def manifest_from_launch_args(values: Mapping[str, str]) -> LabManifest:
         raise ValidationError(
             "log_level", f"'{args['log_level']}' is not a log level; allowed: {', '.join(LOG_LEVELS)}"
         )
+    dashboard = None
+    if parse_bool("dashboard", args["dashboard"]):
+        try:
+            port = int(args["dashboard_port"])
+        except ValueError:
+            raise ValidationError("dashboard_port", f"'{args['dashboard_port']}' is not a port number") from None
+        dashboard = {"port": port, "host": args["dashboard_host"]}
     return build_manifest(
         backend=args["backend"],
         site=args["site"],
@@ -81,4 +91,5 @@ def manifest_from_launch_args(values: Mapping[str, str]) -> LabManifest:
         autonomy=({"database": args["autonomy_database"]} if args["autonomy_database"] else True)
         if parse_bool("autonomy", args["autonomy"])
         else None,
+        dashboard=dashboard,
     )

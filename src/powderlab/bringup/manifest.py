@@ -78,12 +78,15 @@ def build_manifest(
     autostart: bool = True,
     state_dir: str | Path | None = None,
     autonomy: Mapping[str, Any] | bool | None = None,
+    dashboard: Mapping[str, Any] | None = None,
 ) -> LabManifest:
     """Build the lab's manifest. time_factor > 0 adds a sim_clock node (and implies use_sim_time).
 
     state_dir: where the transfer station keeps the cell's positions across restarts
     (None: in memory only, every start from the site profile's initial labware).
     autonomy: add the autonomy node (True, or its parameters, e.g. {"database": ...}).
+    dashboard: None for no dashboard; else the dashboard node's parameters (e.g. {"port": 8080},
+    see powderlab.dashboard.server.PARAMETERS; the rest come from the params file).
     """
     if backend not in BACKENDS:
         raise ValidationError("backend", f"'{backend}' is not a backend; allowed: {', '.join(BACKENDS)}")
@@ -144,6 +147,16 @@ def build_manifest(
         if state_dir is not None and "database" not in extra:
             parameters["database"] = str(Path(state_dir) / "autonomy.sqlite")
         nodes.append(NodeSpec("autonomy", "autonomy_node", "powderlab.nodes.autonomy_node", namespace, parameters))
+    if dashboard is not None:
+        nodes.append(
+            NodeSpec(
+                "dashboard",
+                "dashboard",
+                "powderlab.dashboard.server",
+                namespace,
+                {"stations": [s.name for s in ordered], "use_sim_time": use_sim_time, **dashboard},
+            )
+        )
     return LabManifest(tuple(nodes), params, profile, backend, namespace, use_sim_time)
 
 

@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "powderlab.cli.sim",
     "powderlab.cli.xrd",
     "powderlab.cli.campaign",
+    "powderlab.cli.dashboard",
+    "powderlab.cli.teleop",
 )
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import tempfile
 import threading
+import time
+from pathlib import Path
 
 from powderlab.cli.options import add_lab_options, manifest_from_args
 
@@ -21,6 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to reach all-active")
     parser.add_argument("--autonomy", action="store_true", help="also start the autonomy node (campaigns)")
     parser.add_argument("--database", default=None, help="with --autonomy: campaign records (file or URL)")
+    parser.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=8080,
+        help="serve the technician dashboard on 127.0.0.1:PORT (default: %(default)s; 0: any free port)",
+    )
+    parser.add_argument("--dashboard-users", default=None, help="users file of the dashboard (see docs/dashboard.md)")
+    parser.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
     parser.set_defaults(handler=run)
 
 
@@ -29,8 +40,17 @@ def run(args: argparse.Namespace) -> int:
     from powderlab.cli.status import print_health
 
     autonomy = ({"database": args.database} if args.database else True) if args.autonomy else None
-    manifest = manifest_from_args(args, autonomy=autonomy)
-    session = LabSession(manifest, args.run_dir, args.log_level, args.startup_timeout)
+    run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="powderlab-run-"))
+    url_file = run_dir / "dashboard.url"
+    dashboard = None
+    if not args.no_dashboard:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        url_file.unlink(missing_ok=True)
+        dashboard = {"port": args.dashboard_port, "url_file": str(url_file)}
+        if args.dashboard_users:
+            dashboard["users_file"] = args.dashboard_users
+    manifest = manifest_from_args(args, dashboard=dashboard, autonomy=autonomy)
+    session = LabSession(manifest, run_dir, args.log_level, args.startup_timeout)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -45,6 +65,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"powderlab up: {error}", file=sys.stderr)
         return 1
     print_health(client.health(5.0))
+    if dashboard is not None:
+        for _ in range(100):
+            if url_file.is_file() and url_file.read_text().strip():
+                print(f"powderlab up: dashboard on {url_file.read_text().strip()}", flush=True)
+                break
+            time.sleep(0.1)
+        else:
+            print(f"powderlab up: the dashboard did not start; see {run_dir / 'dashboard.log'}", file=sys.stderr)
     print("powderlab up: lab is active; Ctrl-C or SIGTERM stops it", flush=True)
     code = 0
     while not stop.wait(0.5):

@@ -12,28 +12,64 @@ from powderlab_interfaces import msg, srv
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
-from powderlab.autonomy.model import Progress
+from powderlab.autonomy.model import Progress, SampleProgress
 from powderlab.core.errors import DeviceTimeoutError, StationUnavailableError, ValidationError
+from powderlab.nodes.conversions import stamp
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.qos import LATCHED
 
+COUNTS = (
+    "targets_total",
+    "targets_made",
+    "targets_failed",
+    "targets_active",
+    "experiments_done",
+    "experiments_planned",
+    "samples_total",
+    "samples_done",
+    "samples_failed",
+    "samples_in_flight",
+    "operations_in_flight",
+)
+SAMPLE_FIELDS = ("sample_id", "target", "recipe_id", "state", "stage", "station")
+
 
 def progress_from_msg(message: msg.CampaignProgress) -> Progress:
+    """The campaign's progress from its topic message."""
     return Progress(
         campaign=message.campaign,
         state=message.state,
         reasons=list(message.reasons),
-        targets_total=message.targets_total,
-        targets_made=message.targets_made,
-        targets_failed=message.targets_failed,
-        targets_active=message.targets_active,
-        experiments_done=message.experiments_done,
-        experiments_planned=message.experiments_planned,
-        samples_in_flight=message.samples_in_flight,
-        operations_in_flight=message.operations_in_flight,
+        targets=list(message.targets),
+        **{name: int(getattr(message, name)) for name in COUNTS},
         sim_time_s=message.sim_time_s,
         sim_elapsed_s=message.sim_elapsed_s,
         eta_s=None if message.eta_s < 0 else message.eta_s,
+        samples=[
+            SampleProgress(**{name: getattr(s, name) for name in SAMPLE_FIELDS}, target_yield=s.target_yield)
+            for s in message.samples
+        ],
+    )
+
+
+def progress_to_msg(progress: Progress, planner: str, analyzer: str) -> msg.CampaignProgress:
+    """The topic message of the campaign's progress."""
+    return msg.CampaignProgress(
+        stamp=stamp(progress.sim_time_s),
+        campaign=progress.campaign,
+        state=progress.state,
+        reasons=list(progress.reasons),
+        planner=planner,
+        analyzer=analyzer,
+        targets=list(progress.targets),
+        **{name: int(getattr(progress, name)) for name in COUNTS},
+        sim_time_s=float(progress.sim_time_s),
+        sim_elapsed_s=float(progress.sim_elapsed_s),
+        eta_s=float(-1.0 if progress.eta_s is None else progress.eta_s),
+        samples=[
+            msg.SampleProgress(**{name: getattr(s, name) for name in SAMPLE_FIELDS}, target_yield=float(s.target_yield))
+            for s in progress.samples
+        ],
     )
 
 

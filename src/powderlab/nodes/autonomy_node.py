@@ -1,7 +1,8 @@
 """The autonomy node: the campaign engine driving the lab through its ROS actions.
 
 Services: `~/submit_targets` (powderlab_interfaces/SubmitTargets: a targets file's content),
-`~/control` (CampaignControl: pause / resume). Topic: `~/progress` (CampaignProgress, latched).
+`~/control` (CampaignControl: pause / resume), `~/set_paused` (std_srvs/SetBool, the dashboard's
+switch). Topics: `~/progress` (CampaignProgress, latched), `~/analysis` (XrdAnalysis per sample).
 The engine runs in its own thread; every record goes to the database first (SQLite file or
 PostgreSQL URL, parameter `database`), so the node can be killed at any moment and started
 again: it reloads the campaign and reconciles with the lab before doing anything new.
@@ -20,17 +21,18 @@ from powderlab_interfaces import msg, srv
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from std_srvs.srv import SetBool
 
 from powderlab.autonomy.analysis import make_analyzer, make_planner
 from powderlab.autonomy.cell import CellModel
 from powderlab.autonomy.engine import CampaignConfig, CampaignEngine
-from powderlab.autonomy.model import Progress
+from powderlab.autonomy.model import AnalysisResult, Progress
 from powderlab.autonomy.store import Store
 from powderlab.autonomy.targets import load_targets, parse_targets
 from powderlab.core.errors import PowderLabError
 from powderlab.core.resources import data_path
 from powderlab.core.site import SiteProfile
-from powderlab.nodes.conversions import stamp
+from powderlab.nodes.autonomy_client import progress_to_msg
 from powderlab.nodes.qos import LATCHED, WALL_CLOCK
 from powderlab.nodes.ros_lab_port import RosLabPort
 from powderlab.nodes.station_node import spin_node
@@ -83,10 +85,14 @@ class AutonomyNode(Node):
             CellModel.from_site(self.site),
             config,
             on_progress=self._on_progress,
+            on_analysis=self._on_analysis,
         )
         self.progress_pub = self.create_publisher(msg.CampaignProgress, "~/progress", LATCHED)
         self.create_service(srv.SubmitTargets, "~/submit_targets", self._on_submit, callback_group=self._group)
+        self.analysis_pub = self.create_publisher(msg.XrdAnalysis, "~/analysis", 10)
         self.create_service(srv.CampaignControl, "~/control", self._on_control, callback_group=self._group)
+        # the dashboard's pause switch (std_srvs/SetBool: true pauses, false resumes)
+        self.create_service(SetBool, "~/set_paused", self._on_set_paused, callback_group=self._group)
         self._last_publish = 0.0
         self._progress: Progress | None = None
         self.create_timer(1.0, self._republish, callback_group=self._group, clock=WALL_CLOCK)
@@ -138,25 +144,27 @@ class AutonomyNode(Node):
         self._last_publish = time.monotonic()
         if not self.context.ok():
             return
-        self.progress_pub.publish(
-            msg.CampaignProgress(
-                stamp=stamp(progress.sim_time_s),
-                campaign=progress.campaign,
-                state=progress.state,
-                reasons=list(progress.reasons),
-                planner=self.engine.planner.name,
-                analyzer=self.engine.analyzer.name,
-                targets_total=progress.targets_total,
-                targets_made=progress.targets_made,
-                targets_failed=progress.targets_failed,
-                targets_active=progress.targets_active,
-                experiments_done=progress.experiments_done,
-                experiments_planned=progress.experiments_planned,
-                samples_in_flight=progress.samples_in_flight,
-                operations_in_flight=progress.operations_in_flight,
-                sim_time_s=float(progress.sim_time_s),
-                sim_elapsed_s=float(progress.sim_elapsed_s),
-                eta_s=float(-1.0 if progress.eta_s is None else progress.eta_s),
+        self.progress_pub.publish(progress_to_msg(progress, self.engine.planner.name, self.engine.analyzer.name))
+
+    def _on_analysis(self, sample_id: str, analysis: AnalysisResult) -> None:
+        if not self.context.ok():
+            return
+        self.analysis_pub.publish(
+            msg.XrdAnalysis(
+                sample_id=sample_id,
+                target=analysis.target,
+                phases=[
+                    msg.PhaseFraction(
+                        phase_id=p.phase,
+                        formula=p.formula,
+                        weight_fraction=float(p.weight_fraction),
+                        confidence=float(p.confidence),
+                    )
+                    for p in analysis.phases
+                ],
+                target_yield=float(analysis.target_yield),
+                residual=float(-1.0 if analysis.rwp is None else analysis.rwp),
+                unknown_phase_suspected=bool(analysis.unknown_phase_suspected),
             )
         )
 
@@ -184,6 +192,16 @@ class AutonomyNode(Node):
         else:
             response.success = False
             response.message = f"unknown command {request.command}; allowed: 0 (PAUSE), 1 (RESUME)"
+        return response
+
+    def _on_set_paused(self, request: SetBool.Request, response: SetBool.Response) -> Any:
+        if request.data:
+            self.engine.pause("paused from the dashboard")
+            response.message = "pausing: no new operation starts; running ones finish"
+        else:
+            self.engine.resume()
+            response.message = "resuming"
+        response.success = True
         return response
 
     def safe_shutdown(self) -> None:

@@ -25,6 +25,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.signals import SignalHandlerOptions
+from std_srvs.srv import SetBool
 
 from powderlab.core.errors import (
     DeviceTimeoutError,
@@ -71,9 +72,10 @@ class GoalRun:
 class LabClient:
     """A client of one lab (one namespace)."""
 
-    def __init__(self, namespace: str = "", node_name: str | None = None) -> None:
+    def __init__(self, namespace: str = "", node_name: str | None = None, args: list[str] | None = None) -> None:
+        """args: ROS command-line arguments (--ros-args ...: remaps, params files) for this client's node."""
         self.context = Context()
-        rclpy.init(context=self.context, signal_handler_options=SignalHandlerOptions.NO)
+        rclpy.init(args=args, context=self.context, signal_handler_options=SignalHandlerOptions.NO)
         name = node_name or f"powderlab_client_{uuid.uuid4().hex[:8]}"
         self.node = rclpy.create_node(name, namespace=namespace, context=self.context)
         self._group = ReentrantCallbackGroup()
@@ -85,6 +87,7 @@ class LabClient:
         self._manage = self.node.create_client(srv.ManageLab, MANAGE_SERVICE, callback_group=self._group)
         self._estop = self.node.create_client(srv.EStop, ESTOP_SERVICE, callback_group=self._group)
         self._reset = self.node.create_client(srv.Reset, RESET_SERVICE, callback_group=self._group)
+        self._service_clients: dict[tuple[type, str], Any] = {}
         self.executor = MultiThreadedExecutor(num_threads=4, context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True, name="lab-client")
@@ -156,8 +159,11 @@ class LabClient:
             raise StationUnavailableError(f"service {client.srv_name} not available; is the lab manager running?")
         return wait_future(client.call_async(request), timeout_s, client.srv_name)
 
-    def manage(self, command: int, stations: list[str] | None = None, timeout_s: float = 120.0) -> tuple[bool, str]:
-        response = self._call(self._manage, srv.ManageLab.Request(command=command, stations=stations or []), timeout_s)
+    def manage(
+        self, command: int, stations: list[str] | None = None, timeout_s: float = 120.0, source: str = "client"
+    ) -> tuple[bool, str]:
+        request = srv.ManageLab.Request(command=command, stations=stations or [], source=source)
+        response = self._call(self._manage, request, timeout_s)
         return response.success, response.message
 
     def estop(self, reason: str, source: str = "client", timeout_s: float = 10.0) -> tuple[bool, str]:
@@ -167,6 +173,70 @@ class LabClient:
     def reset(self, source: str = "client", timeout_s: float = 30.0) -> tuple[bool, str]:
         response = self._call(self._reset, srv.Reset.Request(source=source), timeout_s)
         return response.success, response.message
+
+    def _service(self, service_type: type, name: str) -> Any:
+        key = (service_type, name)
+        if key not in self._service_clients:
+            self._service_clients[key] = self.node.create_client(service_type, name, callback_group=self._group)
+        return self._service_clients[key]
+
+    def call(self, service_type: type, name: str, request: Any, timeout_s: float = 10.0) -> Any:
+        """Call any service of the lab (created once per name, then reused)."""
+        return self._call(self._service(service_type, name), request, timeout_s)
+
+    def manual(
+        self,
+        station: str,
+        command: str,
+        target: str = "",
+        argument: str = "",
+        source: str = "client",
+        timeout_s: float = 60.0,
+    ) -> srv.ManualCommand.Response:
+        """A manual command to a station (<station>/manual): gripper, doors, tare; see ManualCommand.srv."""
+        request = srv.ManualCommand.Request(command=command, target=target, argument=argument, source=source)
+        return self.call(srv.ManualCommand, f"{station}/manual", request, timeout_s)
+
+    def jog(
+        self,
+        arm: str,
+        frame: int,
+        axis: int,
+        speed: float,
+        source: str = "client",
+        station: str = "transfer",
+        timeout_s: float = 5.0,
+    ) -> srv.JogArm.Response:
+        """One jog increment of an arm (<station>/jog); see JogArm.srv."""
+        request = srv.JogArm.Request(arm=arm, frame=int(frame), axis=int(axis), speed=float(speed), source=source)
+        return self.call(srv.JogArm, f"{station}/jog", request, timeout_s)
+
+    def set_position(
+        self,
+        position: str,
+        labware_id: str = "",
+        labware_kind: str = "",
+        sample_id: str = "",
+        source: str = "client",
+        station: str = "transfer",
+        timeout_s: float = 10.0,
+    ) -> tuple[bool, str]:
+        """Confirm what stands at a position (empty labware_id: nothing); the table is updated."""
+        request = srv.SetPosition.Request(
+            position=position,
+            clear=not labware_id,
+            labware_id=labware_id,
+            labware_kind=labware_kind,
+            sample_id=sample_id,
+            source=source,
+        )
+        response = self.call(srv.SetPosition, f"{station}/set_position", request, timeout_s)
+        return response.success, response.message
+
+    def set_bool(self, service: str, value: bool, timeout_s: float = 10.0) -> tuple[bool, str]:
+        """Call a std_srvs/SetBool service (e.g. the autonomy node's autonomy/set_paused)."""
+        response = self.call(SetBool, service, SetBool.Request(data=bool(value)), timeout_s)
+        return bool(response.success), response.message
 
     # --- one node's lifecycle and parameters ---
 
@@ -234,6 +304,13 @@ class LabClient:
             raise StationUnavailableError(f"{station}/{action} rejected the goal (station not active)")
         return GoalRun(station, action, handle, handle.get_result_async())
 
+    def measure_xrd(self, station: str, labware_id: str, sample_id: str, source: str, destination: str = "") -> GoalRun:
+        """Send a measure_xrd goal (station defaults for the scan) for the crucible at source."""
+        goal = actions.MeasureXrd.Goal(
+            sample=msg.SampleRef(sample_id=sample_id, labware_id=labware_id), source=source, destination=destination
+        )
+        return self.send(station, "measure_xrd", goal)
+
     def run(self, station: str, action: str, goal: Any, timeout_s: float = 3600.0, **kwargs: Any) -> Any:
         """Send a goal and wait for its Result."""
         return self.send(station, action, goal, **kwargs).result(timeout_s)
@@ -241,6 +318,8 @@ class LabClient:
     def close(self) -> None:
         for client in self._action_clients.values():
             client.destroy()
+        for service_client in self._service_clients.values():
+            self.node.destroy_client(service_client)
         self.executor.shutdown(timeout_sec=2.0)
         self._thread.join(timeout=5.0)
         self.node.destroy_node()

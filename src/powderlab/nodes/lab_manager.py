@@ -197,7 +197,12 @@ class LabManager(Node):
             response.success, response.message = False, f"unknown command {request.command}; allowed: 0..3"
             return response
         response.success, response.message = commands[request.command]()
-        self.get_logger().info(f"manage {request.command}: {response.message}")
+        word = {0: "startup", 1: "pause", 2: "resume", 3: "shutdown"}.get(request.command, request.command)
+        line = f"manage {word} by {request.source or 'unknown'}: {response.message}"
+        if request.command in (srv.ManageLab.Request.PAUSE, srv.ManageLab.Request.RESUME):
+            self.get_logger().warn(line)  # the alarm log shows who paused the lab
+        else:
+            self.get_logger().info(line)
         return response
 
     # --- e-stop ---

@@ -5,9 +5,11 @@ activate: accept goals            deactivate: cancel running goals, reject new o
 cleanup: disconnect               shutdown / error: safe stop, disconnect
 
 Serves one action per station operation (<node>/<operation>), publishes <node>/status (reliable,
-transient_local), obeys /lab/estop_state, and offers <node>/set_paused and <node>/reset. The
-transfer station also owns the cell's position table: <node>/get_positions, <node>/set_position
-and the /lab/positions topic.
+transient_local), obeys /lab/estop_state, and offers <node>/set_paused, <node>/reset and
+<node>/manual (a technician's manual commands, run by the station's own rules). The transfer
+station also owns the cell's position table (<node>/get_positions, <node>/set_position, the
+/lab/positions topic) and teleoperation (<node>/jog, <node>/joint_states). The XRD station
+publishes each measured pattern on <node>/pattern.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Header
 from std_srvs.srv import SetBool, Trigger
 
 from powderlab.core.errors import ErrorCode, PowderLabError, UnknownResourceError
@@ -33,10 +37,12 @@ from powderlab.nodes.conversions import ActionBinding, bindings, fill_feedback, 
 from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED, POSITIONS_TOPIC, WALL_CLOCK
 from powderlab.nodes.ros_cell import RosCell
 from powderlab.nodes.ros_clock import RosClock
-from powderlab.stations.base import Station
+from powderlab.stations.base import ManualRequest, Outcome, Station
 from powderlab.stations.factory import STATION_CLASSES, build_station
 from powderlab.stations.furnace import FurnaceStation
+from powderlab.stations.teleop import ArmState, JogFrame, JogRequest
 from powderlab.stations.transfer import TransferStation
+from powderlab.stations.xrd import MeasureResult, XrdStation
 
 COMMON_PARAMETERS: dict[str, tuple[Any, str]] = {
     "site": ("default", "site profile: a name in hardware/ or a path to a YAML file"),
@@ -88,8 +94,15 @@ class StationNode(LifecycleNode):
         self.cell: RosCell | None = None
         if self.station_class is not TransferStation:
             self.cell = RosCell(self, self.get_parameter("transfer_node").value, self._group)
+        self.create_service(srv.ManualCommand, "~/manual", self._on_manual, callback_group=self._group)
+        self.pattern_pub = None
+        if self.station_class is XrdStation:
+            self.pattern_pub = self.create_publisher(msg.XrdPattern, "~/pattern", LATCHED)
         self.positions_pub = None
+        self.joints_pub = None
         if self.station_class is TransferStation:
+            self.create_service(srv.JogArm, "~/jog", self._on_jog, callback_group=self._group)
+            self.joints_pub = self.create_publisher(JointState, "~/joint_states", 10)
             self.positions_pub = self.create_publisher(msg.PositionTable, POSITIONS_TOPIC, LATCHED)
             self.create_service(srv.GetPositions, "~/get_positions", self._on_get_positions, callback_group=self._group)
             self.create_service(srv.SetPosition, "~/set_position", self._on_set_position, callback_group=self._group)
@@ -200,6 +213,21 @@ class StationNode(LifecycleNode):
                     message.mode = msg.StationStatus.MODE_INACTIVE
             if self.context.ok():  # not after rclpy shut down (operations may end during exit)
                 self.status_pub.publish(message)
+                self._publish_joint_states(now)
+
+    def _publish_joint_states(self, now: float) -> None:
+        """sensor_msgs/JointState of every arm (names <arm>_joint_1..6), for RViz and teleop users."""
+        station = self.station
+        if self.joints_pub is None or not isinstance(station, TransferStation):
+            return
+        names, angles = [], []
+        for arm_name, arm in station.arms().items():
+            if not arm.connected:
+                continue
+            names += [f"{arm_name}_joint_{i + 1}" for i in range(6)]
+            angles += [float(a) for a in arm.joint_positions()]
+        if names:
+            self.joints_pub.publish(JointState(header=Header(stamp=stamp(now)), name=names, position=angles))
 
     # --- e-stop, pause, reset ---
 
@@ -297,6 +325,8 @@ class StationNode(LifecycleNode):
             self._cancels.pop(goal_key, None)
         binding.fill_result(result, data)
         result.error_code, result.error_msg = int(outcome_code), outcome_message
+        if self.pattern_pub is not None and isinstance(data, MeasureResult) and outcome_code == ErrorCode.NONE:
+            self.pattern_pub.publish(result.pattern)
         if outcome_code == ErrorCode.CANCELED and goal_handle.is_cancel_requested:
             goal_handle.canceled()
         elif outcome_code == ErrorCode.NONE:
@@ -310,6 +340,57 @@ class StationNode(LifecycleNode):
         else:
             self.get_logger().warn(line)
         return result
+
+    # --- manual commands and teleoperation ---
+
+    def _run_manual(self, what: str, source: str, run: Any) -> Outcome:
+        station = self.station
+        if station is None or not self._active:
+            return Outcome(ErrorCode.STATION_UNAVAILABLE, f"station '{self.station_name}' is not active")
+        outcome = run(station)
+        line = f"manual {what} by {source or 'unknown'}: {ErrorCode(outcome.code).name}: {outcome.message}"
+        if outcome.ok:
+            self.get_logger().info(line)
+        else:
+            self.get_logger().warn(line)
+        return outcome
+
+    def _on_manual(
+        self, request: srv.ManualCommand.Request, response: srv.ManualCommand.Response
+    ) -> srv.ManualCommand.Response:
+        manual = ManualRequest(request.command, request.target, request.argument, request.source)
+        what = " ".join(filter(None, (request.command, request.target, request.argument)))
+        outcome = self._run_manual(what, request.source, lambda station: station.command(manual))
+        response.success, response.error_code, response.message = outcome.ok, int(outcome.code), outcome.message
+        return response
+
+    def _on_jog(self, request: srv.JogArm.Request, response: srv.JogArm.Response) -> srv.JogArm.Response:
+        try:
+            frame = JogFrame(request.frame)
+        except ValueError:
+            response.success, response.error_code = False, int(ErrorCode.INVALID_GOAL)
+            response.message = f"frame: {request.frame} is not a jog frame; allowed: 0 (joint), 1 (tool)"
+            return response
+        jog = JogRequest(request.arm, frame, int(request.axis), float(request.speed), request.source)
+        # Jogs come at ~10 Hz while a button is held: one station-log line per second of jogging.
+        station = self.station
+        if station is None or not self._active:
+            outcome = Outcome(ErrorCode.STATION_UNAVAILABLE, f"station '{self.station_name}' is not active")
+        else:
+            outcome = station.run("jog", jog)
+            line = (
+                f"jog {request.arm} by {request.source or 'unknown'}: {ErrorCode(outcome.code).name}: {outcome.message}"
+            )
+            if outcome.ok:
+                self.get_logger().info(line, throttle_duration_sec=1.0)
+            else:
+                self.get_logger().warn(line, throttle_duration_sec=1.0)
+        response.success, response.error_code, response.message = outcome.ok, int(outcome.code), outcome.message
+        if isinstance(outcome.result, ArmState):
+            response.joints = [float(a) for a in outcome.result.joints]
+            pose = outcome.result.tool_pose
+            response.tool_pose = [float(v) for v in (pose.x, pose.y, pose.z, pose.rx, pose.ry, pose.rz)]
+        return response
 
     # --- the position table (transfer station) ---
 

@@ -62,6 +62,24 @@ class Outcome:
         return self.code is ErrorCode.NONE
 
 
+@dataclass(frozen=True)
+class ManualRequest:
+    """A technician's manual command (teleoperation, a furnace door, a tare) and who sent it."""
+
+    command: str
+    target: str = ""
+    argument: str = ""
+    source: str = ""
+
+
+@dataclass
+class ManualResult:
+    """What a manual command did: a line for the operator, and any data (joints after a jog)."""
+
+    message: str
+    data: Any = None
+
+
 class OperationFailedError(PowderLabError):
     """An error that carries the partial result of the operation it ended (e.g. a partial dose)."""
 
@@ -117,6 +135,11 @@ class Station:
 
     kind: ClassVar[str] = "station"
     operations: ClassVar[dict[str, str]] = {}
+    # Manual commands (ManualRequest -> ManualResult), run by the same rules as operations:
+    # refused while e-stopped, paused or in fault; they take the resources they touch.
+    manual: ClassVar[dict[str, str]] = {}
+    # Other short operations with their own request type (e.g. the transfer station's jog).
+    extra_operations: ClassVar[dict[str, str]] = {}
     # Operations that lock the whole station (one at a time); others take finer resources.
     exclusive: ClassVar[bool] = True
     default_parameters: ClassVar[dict[str, Any]] = {"checkpoint_slice_s": 1.0}
@@ -256,8 +279,9 @@ class Station:
         cancel: threading.Event | None = None,
     ) -> Outcome:
         """Run one operation to its end and return its Outcome (never raises PowderLabError)."""
-        if operation not in self.operations:
-            error = UnknownResourceError(f"operation of station '{self.name}'", operation, self.operations)
+        methods = {**self.operations, **self.manual, **self.extra_operations}
+        if operation not in methods:
+            error = UnknownResourceError(f"operation of station '{self.name}'", operation, methods)
             return Outcome(error.code, str(error))
         operation_id = operation_id or self.new_operation_id(operation)
         cancel = cancel or threading.Event()
@@ -280,7 +304,9 @@ class Station:
                     context.hold(self.name)
                 self._running[operation_id] = _Running(operation, operation_id, sample, cancel)
             self._changed()
-            result = getattr(self, self.operations[operation])(request, context)
+            result = getattr(self, methods[operation])(request, context)
+            if isinstance(result, ManualResult):
+                return Outcome(ErrorCode.NONE, result.message, result.data)
             return Outcome(ErrorCode.NONE, self.summary(operation, result), result)
         except OperationFailedError as error:
             self._after_error(error)
@@ -297,6 +323,13 @@ class Station:
             context.release_all()
             self._running.pop(operation_id, None)
             self._changed()
+
+    def command(self, request: ManualRequest) -> Outcome:
+        """Run one manual command (only the names in `manual`; never an operation's action)."""
+        if request.command not in self.manual:
+            error = UnknownResourceError(f"manual command of station '{self.name}'", request.command, self.manual)
+            return Outcome(error.code, str(error))
+        return self.run(request.command, request)
 
     def cancel_all(self) -> None:
         for running in list(self._running.values()):

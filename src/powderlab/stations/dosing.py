@@ -16,7 +16,7 @@ from powderlab.core.recipes import PowderDose
 from powderlab.core.samples import SampleRef
 from powderlab.drivers.balance import Balance
 from powderlab.drivers.dispenser import DoseSpeed, PartialDoseError, PowderDispenser
-from powderlab.stations.base import OperationFailedError, Station
+from powderlab.stations.base import ManualRequest, ManualResult, OperationFailedError, Station
 from powderlab.stations.context import OperationContext
 
 
@@ -58,6 +58,7 @@ class DosingStation(Station):
 
     kind: ClassVar[str] = "dosing"
     operations: ClassVar[dict[str, str]] = {"dose": "dose"}
+    manual: ClassVar[dict[str, str]] = {"tare": "manual_tare"}
     default_parameters: ClassVar[dict[str, Any]] = {
         **Station.default_parameters,
         "tolerance_rel": 0.01,  # 1 % of target ...
@@ -110,6 +111,11 @@ class DosingStation(Station):
                     f"{mass:.1f} mg is above the dispenser's maximum {self.dispenser.max_dose_mg:.0f} mg per dose",
                     code=ErrorCode.OUT_OF_RANGE,
                 )
+
+    def manual_tare(self, request: ManualRequest, context: OperationContext) -> ManualResult:
+        """Tare the balance on its next stable reading (the station is held: never during a dose)."""
+        tare = self.balance.tare(float(self.parameters["stable_timeout_s"]))
+        return ManualResult(f"balance tared at {tare:.2f} mg", tare)
 
     def dose(self, request: DoseRequest, context: OperationContext) -> DoseResult:
         position = request.position or self.own_position(str(self.parameters["balance_position"]))

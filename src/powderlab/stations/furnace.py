@@ -24,7 +24,7 @@ from powderlab.core.recipes import HeatingProfile
 from powderlab.core.samples import SampleRef
 from powderlab.core.units import require_int_range
 from powderlab.drivers.furnace import DoorState, Furnace
-from powderlab.stations.base import Cell, Station
+from powderlab.stations.base import Cell, ManualRequest, ManualResult, Station
 from powderlab.stations.context import OperationContext
 
 ARM_MAY_BE_IN_DOORWAY = {
@@ -111,6 +111,7 @@ class FurnaceStation(Station):
     kind: ClassVar[str] = "furnace"
     exclusive: ClassVar[bool] = False
     operations: ClassVar[dict[str, str]] = {"load_furnace": "load", "unload_furnace": "unload", "heat": "heat"}
+    manual: ClassVar[dict[str, str]] = {"open_door": "manual_door", "close_door": "manual_door"}
     default_parameters: ClassVar[dict[str, Any]] = {
         **Station.default_parameters,
         "safe_door_temperature_c": 200.0,
@@ -223,6 +224,16 @@ class FurnaceStation(Station):
             self._close_door(name, context)
             raise
         self._close_door(name, context)
+
+    def manual_door(self, request: ManualRequest, context: OperationContext) -> ManualResult:
+        """A technician opens or closes a door; opening obeys the same interlocks as a load."""
+        furnace = self.furnace(request.target)
+        context.hold(request.target)  # refused while this furnace loads, unloads or heats
+        if request.command == "open_door":
+            self._open_door(request.target, context)
+        else:
+            self._close_door(request.target, context)
+        return ManualResult(f"{request.target} door {furnace.door().name.lower()}")
 
     # --- operations ---
 

@@ -29,6 +29,7 @@ from powderlab.drivers.arm import Arm, Height
 from powderlab.drivers.base import Device
 from powderlab.stations.base import Station
 from powderlab.stations.context import OperationContext
+from powderlab.stations.teleop import ArmTeleop
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,8 @@ def gripper_position(arm: str) -> str:
     return f"{arm}/gripper"
 
 
-class TransferStation(Station):
-    """Owns the arms and the position table of the whole cell."""
+class TransferStation(ArmTeleop, Station):
+    """Owns the arms and the position table of the whole cell; teleoperation of the arms (ArmTeleop)."""
 
     kind: ClassVar[str] = "transfer"
     exclusive: ClassVar[bool] = False
@@ -77,6 +78,7 @@ class TransferStation(Station):
         "handover_positions": "buffer/*",
         "state_file": "",
         "expected_move_s": 5.0,  # for scheduling: one arm motion (six per leg)
+        **ArmTeleop.teleop_parameters,
     }
 
     def __init__(
@@ -108,6 +110,10 @@ class TransferStation(Station):
 
     def positions(self) -> list[PositionSnapshot]:
         return self.table.snapshot()
+
+    def gripper_item(self, arm: str) -> PositionSnapshot:
+        """What the position table says the arm's gripper holds."""
+        return self.table.get(gripper_position(arm))
 
     def set_position(self, position: str, labware_id: str = "", labware_kind: str = "", sample_id: str = "") -> None:
         """A technician's word on what stands at a position (empty labware_id: nothing)."""
