@@ -10,7 +10,8 @@ import tempfile
 # so parallel runs on one machine never see each other's nodes.
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 100)))
+# Fast DDS allows domain ids 0-232: a wide range, so test runs in parallel on one machine rarely meet
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 232)))
 _ros_home = tempfile.mkdtemp(prefix="powderlab-ros-")
 os.environ.setdefault("ROS_HOME", _ros_home)
 os.environ.setdefault("ROS_LOG_DIR", os.path.join(_ros_home, "log"))
