@@ -1,0 +1,167 @@
+"""The twin's process side: serves the device models over the link and runs sim time.
+
+Time runs in one of three ways: `time_factor > 0` paces sim time to wall time times the factor;
+`time_factor == 0` runs as fast as possible; `manual=True` runs nothing by itself (time moves
+only when a caller advances it or waits in sim time), which the contract suite uses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from multiprocessing.connection import Connection, Listener
+from pathlib import Path
+from typing import Any
+
+from powderlab.core.errors import DeviceTimeoutError, PowderLabError, UnknownResourceError, ValidationError
+from powderlab.drivers.sim.link import CONTROL, default_address, encode_error, key_path, write_authkey
+from powderlab.twin.world import World
+
+COMM_TIMEOUT_S = 2.0
+PHYSICS_CHUNK_S = 0.1  # sim seconds of physics per loop iteration before letting requests in
+IDLE_CHUNK_S = 10.0  # sim seconds per iteration when nothing moves (as fast as possible)
+CONTROL_METHODS = ("time", "advance", "schedule", "clear_fault", "ping", "render")
+
+
+class TwinServer:
+    """Owns the world; one thread per client connection, one for time."""
+
+    def __init__(self, world: World, address: str | None = None, time_factor: float = 1.0, manual: bool = False) -> None:
+        if time_factor < 0:
+            raise ValidationError("time_factor", f"{time_factor} must be 0 (as fast as possible) or positive")
+        self.world = world
+        self.address = address or default_address()
+        self.time_factor = float(time_factor)
+        self.manual = manual
+        world.manual = manual
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._connections: list[Connection] = []
+        self._listener: Listener | None = None
+        self.camera = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> TwinServer:
+        Path(self.address).unlink(missing_ok=True)
+        key = write_authkey(self.address)
+        self._listener = Listener(self.address, family="AF_UNIX", authkey=key)
+        Path(self.address).chmod(0o600)
+        self._spawn(self._accept, "twin-accept")
+        if not self.manual:
+            self._spawn(self._run_time, "twin-time")
+        return self
+
+    def _spawn(self, target: Any, name: str, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self.world.lock:
+            self.world.changed.notify_all()
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except OSError:
+                pass
+        for connection in list(self._connections):
+            try:
+                connection.close()
+            except OSError:
+                pass
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        Path(self.address).unlink(missing_ok=True)
+        key_path(self.address).unlink(missing_ok=True)
+
+    # --- time --------------------------------------------------------------------------------
+    def _run_time(self) -> None:
+        world = self.world
+        wall0, sim0 = time.monotonic(), world.time
+        while not self._stop.is_set():
+            if self.time_factor > 0:
+                target = sim0 + (time.monotonic() - wall0) * self.time_factor
+                behind = target - world.time
+                if behind <= 0:
+                    time.sleep(0.002)
+                    continue
+                with world.lock:
+                    world.advance(min(behind, PHYSICS_CHUNK_S if world.moving() else behind))
+                if target - world.time > 1.0:  # physics cannot keep up: run slower, not in bursts
+                    wall0, sim0 = time.monotonic(), world.time
+            else:
+                with world.lock:
+                    world.advance(PHYSICS_CHUNK_S if world.moving() else IDLE_CHUNK_S)
+            time.sleep(0.0005)
+
+    # --- requests ----------------------------------------------------------------------------
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                connection = self._listener.accept()
+            except (OSError, EOFError):
+                if self._stop.is_set():
+                    return
+                continue
+            self._connections.append(connection)
+            self._spawn(self._serve, "twin-client", connection)
+
+    def _serve(self, connection: Connection) -> None:
+        while not self._stop.is_set():
+            try:
+                device, method, args, kwargs = connection.recv()
+            except (OSError, EOFError, TypeError, ValueError):
+                return
+            try:
+                answer: tuple[str, Any] = ("ok", self.dispatch(device, method, args, kwargs))
+            except PowderLabError as error:
+                answer = ("error", encode_error(error))
+            except Exception as error:  # a bug in a model must not kill the twin
+                answer = ("error", encode_error(DeviceTimeoutError(str(device), f"twin internal error: {error!r}")))
+            try:
+                connection.send(answer)
+            except (OSError, EOFError):
+                return
+
+    def dispatch(self, device: str, method: str, args: tuple, kwargs: dict) -> Any:
+        """Run one request against the world (also used in-process by tests)."""
+        if device == CONTROL:
+            if method not in CONTROL_METHODS:
+                raise UnknownResourceError("twin control method", method, CONTROL_METHODS)
+            return getattr(self, f"control_{method}")(*args, **kwargs)
+        model = self.world.devices.get(device)
+        if model is None:
+            raise UnknownResourceError("device in the twin", device, sorted(self.world.devices))
+        if method.startswith("_") or not callable(getattr(model, method, None)):
+            raise UnknownResourceError(f"command of {device}", method, [])
+        if getattr(model, "comm_lost_until", 0.0) > self.world.time:
+            self.world.sleep(COMM_TIMEOUT_S)
+            raise DeviceTimeoutError(device, f"no answer within {COMM_TIMEOUT_S:g} s (communication lost)")
+        return getattr(model, method)(*args, **kwargs)
+
+    # --- control -----------------------------------------------------------------------------
+    def control_ping(self) -> str:
+        return "pong"
+
+    def control_time(self) -> float:
+        return self.world.time
+
+    def control_advance(self, seconds: float) -> float:
+        self.world.advance(seconds)
+        return self.world.time
+
+    def control_schedule(self, scenario: str) -> list[str]:
+        self.world.faults.schedule(scenario)
+        return [f.kind for f in self.world.faults.applied]
+
+    def control_clear_fault(self, device: str) -> None:
+        self.world.faults.clear(device)
+
+    def control_render(self) -> tuple[int, int, bytes]:
+        from powderlab.twin.camera import Camera
+
+        if self.camera is None:
+            self.camera = Camera(self.world)
+        return self.camera.render()
