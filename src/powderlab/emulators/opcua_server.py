@@ -111,6 +111,7 @@ class OpcUaEmulator:
         self._nodes: dict[str, Any] = {}  # key -> node
         self._published: dict[str, Any] = {}
         self._tick_task: Any = None
+        self.serving = False
         self.ns = 0
 
     # --- lifecycle ---
@@ -130,13 +131,15 @@ class OpcUaEmulator:
 
     def pull_cable(self) -> None:
         """Drop every connection and stop listening; the models keep running (plug_in undoes it)."""
-        if self._loop is not None and self._server is not None:
+        if self._loop is not None and self._server is not None and self.serving:
             self._loop.run(self._server.stop(), 10.0)
+            self.serving = False
 
     def plug_in(self) -> None:
         """Listen again after pull_cable (same endpoint, same address space)."""
-        if self._loop is not None and self._server is not None:
+        if self._loop is not None and self._server is not None and not self.serving:
             self._loop.run(self._server.start(), 10.0)
+            self.serving = True
 
     def replace_models(
         self, arms: Mapping[str, ArmModel], plc: PlcModel, xrds: Mapping[str, XrdModel] | None = None
@@ -198,6 +201,7 @@ class OpcUaEmulator:
         await self._build(server)
         await server.start()
         self._server = server
+        self.serving = True
 
     # --- address space ---
     def _id(self, key: str) -> ua.NodeId:

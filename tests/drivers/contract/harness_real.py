@@ -11,60 +11,14 @@ still travel in real time.
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import socket
-import tempfile
 import time
 from typing import ClassVar
 
-from powderlab.core.site import SiteProfile
 from powderlab.drivers import real
 from powderlab.drivers.base import Device
 from powderlab.emulators.clock import FastClock
-from powderlab.emulators.lab import EmulatedLab
 from tests.drivers.contract.harness import DEVICES, Harness
-
-TIME_FACTOR = 20.0
-SETTLE_S = 0.1  # wall seconds for subscriptions to deliver after a clock jump
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class _Shared:
-    lab: EmulatedLab | None = None
-    variables: dict[str, str] = {}
-    directory = ""
-
-
-def shared_lab(clock: FastClock) -> tuple[EmulatedLab, dict[str, str]]:
-    """The process's emulated cell, reset to fresh models on `clock`."""
-    if _Shared.lab is None:
-        _Shared.directory = tempfile.mkdtemp(prefix="powderlab-emu-")
-        _Shared.variables = {"POWDERLAB_EMULATOR_DIR": _Shared.directory, "POWDERLAB_OPCUA_PORT": str(free_port())}
-        lab = EmulatedLab(SiteProfile.load("emulated"), clock, _Shared.variables)
-        lab.start()
-        _Shared.lab = lab
-    else:
-        _Shared.lab.reset(clock)
-    return _Shared.lab, _Shared.variables
-
-
-def shutdown_shared() -> None:
-    """Stop the shared emulators and remove their pty links (pytest session end, or exit)."""
-    if _Shared.lab is not None:
-        _Shared.lab.stop()
-        _Shared.lab = None
-    if _Shared.directory:
-        shutil.rmtree(_Shared.directory, ignore_errors=True)
-        _Shared.directory = ""
-
-
-atexit.register(shutdown_shared)
+from tests.drivers.real.shared import SETTLE_S, TIME_FACTOR, shared_lab
 
 
 class _RealHarness(Harness):

@@ -10,6 +10,7 @@ nothing sent before the loss is assumed to have happened.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -21,6 +22,10 @@ from powderlab.core.clock import Clock
 from powderlab.core.errors import DeviceDisconnectedError, DeviceError, DeviceTimeoutError
 from powderlab.drivers.real.aio import LoopThread
 from powderlab.drivers.real.opcua_settings import OpcUaSettings
+
+# asyncua logs a traceback for every publish that meets a closed connection; the link reports the
+# loss itself (status, last_error), so those records are noise here.
+logging.getLogger("asyncua.client.ua_session").setLevel(logging.CRITICAL)
 
 SECURITY_ERRORS = (
     ua.uaerrors.BadIdentityTokenRejected,
