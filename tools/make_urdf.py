@@ -35,7 +35,9 @@ def _inertial(mass: float, size: float = 0.05) -> str:
     )
 
 
-def _box(size: tuple[float, float, float], xyz: tuple[float, float, float] = (0, 0, 0), rgba: str = "0.7 0.7 0.7 1") -> str:
+def _box(
+    size: tuple[float, float, float], xyz: tuple[float, float, float] = (0, 0, 0), rgba: str = "0.7 0.7 0.7 1"
+) -> str:
     origin = f'<origin xyz="{xyz[0]:g} {xyz[1]:g} {xyz[2]:g}"/>'
     geometry = f'<geometry><box size="{size[0]:g} {size[1]:g} {size[2]:g}"/></geometry>'
     return (
@@ -56,7 +58,10 @@ def _cylinder(radius: float, length: float, xyz: tuple[float, ...], rpy: tuple[f
 def arm_urdf() -> str:
     """UR5e (DH joints) with a parallel gripper on the flange."""
     parts = ['<?xml version="1.0"?>', '<robot name="ur5e_gripper">']
-    parts.append(f'<link name="base_link">{_inertial(4.0)}{_cylinder(0.075, 0.02, (0, 0, 0.01), (0, 0, 0), "0.3 0.3 0.35 1")}</link>')
+    parts.append(
+        f'<link name="base_link">{_inertial(4.0)}'
+        f'{_cylinder(0.075, 0.02, (0, 0, 0.01), (0, 0, 0), "0.3 0.3 0.35 1")}</link>'
+    )
     parent = "base_link"
     pre = (0.0, 0.0, 0.0, 0.0)  # (a, d, alpha) of the previous link: where this joint sits
     for i in range(6):
@@ -85,7 +90,9 @@ def arm_urdf() -> str:
     for side, sign in (("left", 1.0), ("right", -1.0)):
         x = sign * (FINGER_OPEN_HALF_GAP + FINGER[0] / 2)
         z = PALM[2] + FINGER[2] / 2
-        parts.append(f'<link name="finger_{side}">{_inertial(0.05, 0.02)}{_box(FINGER, (0, 0, 0), "0.1 0.1 0.1 1")}</link>')
+        parts.append(
+            f'<link name="finger_{side}">{_inertial(0.05, 0.02)}{_box(FINGER, (0, 0, 0), "0.1 0.1 0.1 1")}</link>'
+        )
         parts.append(
             f'<joint name="finger_{side}_joint" type="prismatic"><parent link="flange"/><child link="finger_{side}"/>'
             f'<origin xyz="{x:g} 0 {z:g}"/><axis xyz="{-sign:g} 0 0"/>'
@@ -121,7 +128,8 @@ def furnace_urdf() -> str:
         f'<link name="base">{_inertial(0.0)}{walls}</link>'
         f'<link name="door">{_inertial(1.0)}{door}</link>'
         f'<joint name="door_joint" type="prismatic"><parent link="base"/><child link="door"/>'
-        f'<origin xyz="0 0 {h:g}"/><axis xyz="0 1 0"/><limit lower="0" upper="{d + 0.02:g}" effort="100" velocity="0.1"/></joint>'
+        f'<origin xyz="0 0 {h:g}"/><axis xyz="0 1 0"/>'
+        f'<limit lower="0" upper="{d + 0.02:g}" effort="100" velocity="0.1"/></joint>'
         "</robot>\n"
     )
 
@@ -129,7 +137,8 @@ def furnace_urdf() -> str:
 def item_urdf(name: str, radius: float, height: float, mass: float, rgba: str) -> str:
     """A dynamic labware item (cylinder standing on its base; origin at the base centre)."""
     shape = _cylinder(radius, height, (0, 0, height / 2), (0, 0, 0), rgba)
-    return f'<?xml version="1.0"?>\n<robot name="{name}"><link name="base">{_inertial(mass, radius)}{shape}</link></robot>\n'
+    link = f'<link name="base">{_inertial(mass, radius)}{shape}</link>'
+    return f'<?xml version="1.0"?>\n<robot name="{name}">{link}</robot>\n'
 
 
 def holder_urdf() -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,7 +34,9 @@ FINGER_JOINTS = (7, 8)
 PENETRATION_M = 0.001  # contacts deeper than this are collisions
 CHECK_STEP_RAD = 0.04  # joint-space spacing of collision samples
 GRIPPER_TIME_S = 0.4
-CARTESIAN_STEPS = 6
+CLEAR_M = 0.05
+SHARED_APPROACH_BACK_M = 0.14
+FINGER_SPEED_M_S = 0.06
 
 
 @dataclass
@@ -71,6 +74,8 @@ class ArmModel:
             c.getQuaternionFromEuler([0, 0, placement.yaw]),
             useFixedBase=True,
         )
+        for link in (-1, 0):  # the base stands on the table
+            c.setCollisionFilterPair(self.body, world.bodies["table"], link, -1, 0)
         gripper = world.scene.raw.get("gripper", {})
         self.tcp_m = float(gripper.get("tcp", 0.065))
         self.approach_m = float(gripper.get("approach", 0.12))
@@ -80,6 +85,8 @@ class ArmModel:
         self.settle_s = world.scene.setting("arm", "settle_s", 0.3)
         self.q = np.array(HOME, dtype=float)
         self.finger = 0.0  # 0 open .. travel closed
+        self.finger_target = 0.0
+        self._fingers = [0.0, 0.0]
         self.held: Item | None = None
         self._held_offset: tuple[tuple[float, ...], tuple[float, ...]] | None = None
         self._constraint: int | None = None
@@ -93,6 +100,9 @@ class ArmModel:
             c.changeDynamics(self.body, joint, linearDamping=0, angularDamping=0)
         for joint in FINGER_JOINTS:
             c.changeDynamics(self.body, joint, lateralFriction=1.5)
+        # Joints follow the controller (reset every physics step); no default motors fighting it.
+        movable = [*range(JOINTS), *FINGER_JOINTS]
+        c.setJointMotorControlArray(self.body, movable, c.VELOCITY_CONTROL, forces=[0.0] * len(movable))
         self._apply(self.q)
         self._set_fingers(0.0, reset=True)
 
@@ -105,8 +115,17 @@ class ArmModel:
     def tcp_point(self, position: str, height: Height) -> np.ndarray:
         """World point of the tool centre for a position and height."""
         base = self.world.positions[position]
-        lift = self.world.crucible_height / 2 + (self.approach_m if Height(height) is Height.APPROACH else 0.0)
-        return base + np.array([0.0, 0.0, lift])
+        point = base + np.array([0.0, 0.0, self.world.crucible_height / 2])
+        if Height(height) is Height.GRASP:
+            return point
+        point = point + np.array([0.0, 0.0, self.approach_m])
+        if len(self.world.site.arms_serving(position)) > 1:
+            # A shared position (handover): the taught approach leans back towards this arm's base,
+            # so an arm waiting above it leaves the way down free for the other arm.
+            towards = np.asarray(self.placement.xyz) - base
+            towards[2] = 0.0
+            point = point + SHARED_APPROACH_BACK_M * towards / max(float(np.linalg.norm(towards)), 1e-9)
+        return point
 
     def flange_pose(self, tcp_world: np.ndarray) -> Pose:
         """The flange pose (base frame) that puts the tool centre at tcp_world, pointing down."""
@@ -133,8 +152,14 @@ class ArmModel:
                 last = error
                 continue
             if forward(q)[2, 3] > -0.5:  # any valid solution; elbow-up comes from the seed
-                return q
+                return self.nearest_turn(q, seed if seed is not None else self.q)
         raise last or ValidationError("pose", "no joint solution", code=ErrorCode.NOT_REACHABLE)
+
+    @staticmethod
+    def nearest_turn(q: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        """The same pose with each joint the nearest turn to the reference (no 2 pi detours)."""
+        turned = q + 2 * np.pi * np.round((np.asarray(reference) - q) / (2 * np.pi))
+        return np.clip(turned, -2 * np.pi, 2 * np.pi)
 
     def flange_world(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         state = self.world.client.getLinkState(self.body, FLANGE_LINK, computeForwardKinematics=True)
@@ -149,11 +174,6 @@ class ArmModel:
         c = self.world.client
         for joint in range(JOINTS):
             c.resetJointState(self.body, joint, float(q[joint]))
-        if self.world.mode == "physics":
-            c.setJointMotorControlArray(
-                self.body, list(range(JOINTS)), self.world.client.POSITION_CONTROL, targetPositions=[float(v) for v in q],
-                forces=[500.0] * JOINTS,
-            )
         if self.held is not None and self._constraint is None:
             self._carry()
 
@@ -167,15 +187,26 @@ class ArmModel:
         c.resetBaseVelocity(self.held.body, [0, 0, 0], [0, 0, 0])
 
     def _set_fingers(self, closing: float, reset: bool = False) -> None:
+        """Command the fingers; in physics mode they travel at FINGER_SPEED and stop on contact."""
+        self.finger_target = closing
+        if reset or self.world.mode == "kinematic" or closing < min(self._fingers):
+            self._fingers = [closing, closing]
+            for joint in FINGER_JOINTS:
+                self.world.client.resetJointState(self.body, joint, closing)
+
+    def _step_fingers(self, dt: float) -> None:
+        """Close each finger until it touches something (a real contact, not a teleport)."""
         c = self.world.client
-        for joint in FINGER_JOINTS:
-            if reset or self.world.mode == "kinematic":
-                c.resetJointState(self.body, joint, closing)
-            else:
-                c.setJointMotorControl2(self.body, joint, c.POSITION_CONTROL, targetPosition=closing, force=20.0, maxVelocity=0.1)
+        for index, joint in enumerate(FINGER_JOINTS):
+            if self._fingers[index] >= self.finger_target:
+                continue
+            if c.getContactPoints(bodyA=self.body, linkIndexA=joint):
+                continue  # touching: the finger stops
+            self._fingers[index] = min(self.finger_target, self._fingers[index] + FINGER_SPEED_M_S * dt)
+            c.resetJointState(self.body, joint, self._fingers[index])
 
     def finger_positions(self) -> list[float]:
-        return [float(self.world.client.getJointState(self.body, j)[0]) for j in FINGER_JOINTS]
+        return list(self._fingers)
 
     def moving(self) -> bool:
         return self.motion is not None or self.world.time < self.gripper_busy_until
@@ -184,10 +215,17 @@ class ArmModel:
         ends = [self.gripper_busy_until - self.world.time]
         if self.motion is not None:
             ends.append(self.motion.times[-1] - self.world.time)
-        return max(0.0, max(ends))
+        return max(0.0, *ends)
 
     def update(self, t: float) -> None:
         """Follow the trajectory at time t (called by the world on every step)."""
+        if self.world.mode == "physics":
+            if self.world.time < self.gripper_busy_until:
+                self._step_fingers(t - self.world.time)
+            for joint, value in zip(FINGER_JOINTS, self._fingers, strict=True):
+                self.world.client.resetJointState(self.body, joint, value)
+            if self.motion is None:
+                self._apply(self.q)  # a position-controlled arm holds still
         if self.motion is None:
             if self.held is not None and self._constraint is None:
                 self._carry()
@@ -242,7 +280,7 @@ class ArmModel:
     def check_path(self, waypoints: list[np.ndarray], ignore: set[int]) -> list[str]:
         """Collisions anywhere along joint waypoints (sampled every CHECK_STEP_RAD)."""
         hits: set[str] = set()
-        for a, b in zip(waypoints, waypoints[1:], strict=False):
+        for a, b in pairwise(waypoints):
             count = max(1, int(np.ceil(np.max(np.abs(b - a)) / CHECK_STEP_RAD)))
             for i in range(1, count + 1):
                 hits.update(self.obstacles_hit(a + (b - a) * i / count, ignore))
@@ -251,16 +289,25 @@ class ArmModel:
     # --- motion ------------------------------------------------------------------------------
     def start(self, waypoints: list[np.ndarray], speed: float) -> Motion:
         times = [self.world.time]
-        for a, b in zip(waypoints, waypoints[1:], strict=False):
+        for a, b in pairwise(waypoints):
             times.append(times[-1] + max(0.2, float(np.max(np.abs(b - a))) / (self.max_speed * speed)))
         self.motion = Motion([np.array(w) for w in waypoints], times)
         return self.motion
 
     def cartesian(self, start: np.ndarray, goal_tcp: np.ndarray, from_tcp: np.ndarray) -> list[np.ndarray]:
-        """Joint waypoints along a straight tool line from from_tcp to goal_tcp."""
+        """Joint waypoints along the tool's way between an approach and a grasp (either direction).
+
+        The tool first leaves (or last enters) the grasp pose vertically by CLEAR_M, so open
+        fingers never sweep sideways past the item, then goes straight to the other end.
+        """
+        low, high = (goal_tcp, from_tcp) if goal_tcp[2] < from_tcp[2] else (from_tcp, goal_tcp)
+        clear = low + np.array([0.0, 0.0, min(CLEAR_M, max(0.0, high[2] - low[2]))])
+        line = [from_tcp, clear, goal_tcp]
         points = [start]
-        for i in range(1, CARTESIAN_STEPS + 1):
-            points.append(self.solve(from_tcp + (goal_tcp - from_tcp) * i / CARTESIAN_STEPS, points[-1]))
+        for a, b in pairwise(line):
+            steps = max(1, int(np.ceil(np.linalg.norm(b - a) / 0.02)))
+            for i in range(1, steps + 1):
+                points.append(self.solve(a + (b - a) * i / steps, points[-1]))
         return points
 
     # --- gripper -----------------------------------------------------------------------------
@@ -299,6 +346,7 @@ class ArmModel:
             self.finger = float(np.mean(self.finger_positions()))
             if not all(touching):
                 return False
+            self.world.wake(candidate)
             flange = self.flange_world()
             inverse_flange = c.invertTransform(*flange)
             pose = c.getBasePositionAndOrientation(candidate.body)
@@ -335,9 +383,12 @@ class ArmModel:
         """Where a released item came to rest: a position near its base, else dropped."""
         point = self.world.item_pose(item)[0]
         position = self.world.nearest_position(point)
+        self.world.freeze(item)
         if position is not None and self.world.item_at(position) is None:
             if self.world.mode == "kinematic":
-                self.world.client.resetBasePositionAndOrientation(item.body, self.world.positions[position] + [0, 0, 0.0005], [0, 0, 0, 1])
+                self.world.client.resetBasePositionAndOrientation(
+                    item.body, self.world.positions[position] + np.array([0.0, 0.0, 0.0005]), [0, 0, 0, 1]
+                )
             item.position, item.dropped = position, False
         else:
             item.position, item.dropped = None, True

@@ -19,8 +19,12 @@ class Camera:
         spec = world.scene.raw.get("camera") or {}
         self.width, self.height = int(spec.get("width", 320)), int(spec.get("height", 240))
         c = world.client
-        self.view = c.computeViewMatrix(spec.get("eye", [0.4, -1.6, 1.4]), spec.get("target", [0.4, 0, 0]), spec.get("up", [0, 0, 1]))
-        self.projection = c.computeProjectionMatrixFOV(float(spec.get("fov_deg", 50)), self.width / self.height, 0.05, 6.0)
+        self.view = c.computeViewMatrix(
+            spec.get("eye", [0.4, -1.6, 1.4]), spec.get("target", [0.4, 0, 0]), spec.get("up", [0, 0, 1])
+        )
+        self.projection = c.computeProjectionMatrixFOV(
+            float(spec.get("fov_deg", 50)), self.width / self.height, 0.05, 6.0
+        )
 
     def render(self) -> tuple[int, int, bytes]:
         with self.world.lock:

@@ -76,7 +76,9 @@ def parse_scenario(data: Any, name: str = "scenario") -> Scenario:
     for index, entry in enumerate(data["faults"]):
         kind = entry.get("kind")
         if kind not in KINDS:
-            raise ValidationError(f"{name}.faults[{index}].kind", f"'{kind}' is not a fault kind; allowed: {', '.join(KINDS)}")
+            raise ValidationError(
+                f"{name}.faults[{index}].kind", f"'{kind}' is not a fault kind; allowed: {', '.join(KINDS)}"
+            )
         settings = {k: v for k, v in entry.items() if k not in ("kind", "device", "at_s")}
         faults.append(Fault(kind, str(entry["device"]), float(entry.get("at_s", 0.0)), settings))
     return Scenario(str(data.get("name", name)), str(data.get("description", "")), tuple(faults))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from powderlab.core.recipes import HeatingProfile, HeatingSegment, MillingSettings, SegmentKind
 
@@ -41,12 +42,14 @@ class SampleTruth:
         if len(self.history) < 2 or max(t for _, t in self.history) < 100.0:
             return None
         segments: list[HeatingSegment] = []
-        for (t0, c0), (t1, c1) in zip(self.history, self.history[1:], strict=False):
+        for (t0, c0), (t1, c1) in pairwise(self.history):
             minutes = max((t1 - t0) / 60.0, 1e-3)
             if abs(c1 - c0) < 1.0:
                 segments.append(HeatingSegment(SegmentKind.DWELL, duration_min=minutes))
             else:
-                segments.append(HeatingSegment(SegmentKind.RAMP, target_c=max(c1, 20.0), rate_c_per_min=abs(c1 - c0) / minutes))
+                segments.append(
+                    HeatingSegment(SegmentKind.RAMP, target_c=max(c1, 20.0), rate_c_per_min=abs(c1 - c0) / minutes)
+                )
         return HeatingProfile(tuple(segments))
 
 
@@ -61,6 +64,7 @@ class Item:
     truth: SampleTruth = field(default_factory=SampleTruth)
     empty_mg: float = 25_000.0
     dropped: bool = False
+    mass_kg: float = 0.0
 
     @property
     def mass_mg(self) -> float:

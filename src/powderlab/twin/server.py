@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from multiprocessing.connection import Connection, Listener
+from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ CONTROL_METHODS = ("time", "advance", "schedule", "clear_fault", "ping", "render
 class TwinServer:
     """Owns the world; one thread per client connection, one for time."""
 
-    def __init__(self, world: World, address: str | None = None, time_factor: float = 1.0, manual: bool = False) -> None:
+    def __init__(
+        self, world: World, address: str | None = None, time_factor: float = 1.0, manual: bool = False
+    ) -> None:
         if time_factor < 0:
             raise ValidationError("time_factor", f"{time_factor} must be 0 (as fast as possible) or positive")
         self.world = world
@@ -61,6 +63,10 @@ class TwinServer:
         with self.world.lock:
             self.world.changed.notify_all()
         if self._listener is not None:
+            try:  # wake the accept() so its thread sees the stop
+                Client(self.address, family="AF_UNIX", authkey=key_path(self.address).read_bytes()).close()
+            except (OSError, EOFError):
+                pass
             try:
                 self._listener.close()
             except OSError:
@@ -105,6 +111,9 @@ class TwinServer:
                 if self._stop.is_set():
                     return
                 continue
+            if self._stop.is_set():
+                connection.close()
+                return
             self._connections.append(connection)
             self._spawn(self._serve, "twin-client", connection)
 

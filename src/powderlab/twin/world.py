@@ -116,14 +116,21 @@ class World:
             raise UnknownResourceError("scene position", position, sorted(self.positions))
         urdf = {"crucible": "crucible.urdf", "vial": "vial.urdf", "xrd_holder": "xrd_holder.urdf"}[kind]
         point = self.positions[position]
-        body = self.client.loadURDF(urdf_path(urdf), point + [0, 0, 0.0005], useFixedBase=not dynamic)
-        if dynamic:
-            self.client.changeDynamics(
-                body, -1, lateralFriction=1.0, activationState=pybullet.ACTIVATION_STATE_ENABLE_SLEEPING
-            )
+        body = self.client.loadURDF(urdf_path(urdf), point + np.array([0.0, 0.0, 0.0005]), useFixedBase=not dynamic)
         item = Item(labware_id, kind, body, position, empty_mg=empty_mg)
+        item.mass_kg = float(self.client.getDynamicsInfo(body, -1)[0])
+        if dynamic:
+            self.client.changeDynamics(body, -1, lateralFriction=1.0)
+            self.freeze(item)
         self.items[labware_id] = item
         return item
+
+    def freeze(self, item: Item) -> None:
+        """An item at rest sleeps as a static body (no solver cost); it wakes when touched by a gripper."""
+        self.client.changeDynamics(item.body, -1, mass=0.0)
+
+    def wake(self, item: Item) -> None:
+        self.client.changeDynamics(item.body, -1, mass=item.mass_kg)
 
     # --- queries -------------------------------------------------------------------------------
     def item_at(self, position: str) -> Item | None:
@@ -201,9 +208,7 @@ class World:
         for hook in self._hooks:
             hook(t)
 
-    def wait_until(
-        self, predicate: Callable[[], bool], timeout_s: float, stop: threading.Event | None = None
-    ) -> bool:
+    def wait_until(self, predicate: Callable[[], bool], timeout_s: float, stop: threading.Event | None = None) -> bool:
         """Wait (in sim time) until predicate() holds; False after timeout_s or when stop is set.
 
         Manual mode advances the world itself (like VirtualClock.sleep); otherwise the server's

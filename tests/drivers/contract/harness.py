@@ -145,6 +145,11 @@ HARNESSES: dict[str, type[Harness]] = {"mock": MockHarness}
 def backends_for(kind: str) -> list[str]:
     return [name for name, harness in HARNESSES.items() if kind in harness.kinds]
 
+
+from tests.drivers.contract.harness_sim import SimHarness  # noqa: E402  (the twin; imports this module)
+
+HARNESSES["sim"] = SimHarness
+
 from tests.drivers.contract.harness_real import REAL_HARNESSES  # noqa: E402  (real drivers against emulators)
 
 HARNESSES.update(REAL_HARNESSES)

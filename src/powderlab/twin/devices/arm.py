@@ -39,7 +39,9 @@ class TwinArm(TwinDevice, Arm):
             self.model.start(waypoints, speed)
         self.world.wait_until(lambda: self.model.motion is None, 3600.0)
         if self.model.protective_stop:
-            raise ProtectiveStopError(self.name, f"protective stop on the way to {what}; clear the cause and reset the arm")
+            raise ProtectiveStopError(
+                self.name, f"protective stop on the way to {what}; clear the cause and reset the arm"
+            )
         if self.model.lost_object:
             raise DeviceError(self.name, f"gripper lost the object on the way to {what} (object detection dropped)")
 
@@ -76,7 +78,8 @@ class TwinArm(TwinDevice, Arm):
             item = self.world.item_at(position)
             ignore = {item.body} if item is not None and model.held is None else set()
             try:
-                if np.linalg.norm(here[:2] - goal[:2]) < 0.003:  # straight up or down over the position
+                near = [float(np.linalg.norm(here - p)) < 0.003 for p in (grasp, above)]
+                if near[0] or near[1] or np.linalg.norm(here - goal) < 0.003:  # the way up or down here
                     waypoints = model.cartesian(model.q.copy(), goal, here)
                 else:
                     target = model.solve(goal)
@@ -94,9 +97,9 @@ class TwinArm(TwinDevice, Arm):
                     raise DeviceError(
                         self.name, f"collision: the way down into {position} is blocked by {', '.join(hits)}; not moved"
                     )
-            hits = model.check_path(waypoints, ignore)
-            if hits and len(waypoints) == 2:
-                waypoints = [waypoints[0], np.array(HOME), waypoints[1]]  # around, via the raised home pose
+            if model.check_path(waypoints, ignore) and len(waypoints) >= 2:
+                home = model.nearest_turn(np.array(HOME), waypoints[0])
+                waypoints = [waypoints[0], home, model.nearest_turn(waypoints[1], home), *waypoints[2:]]
         self._run(waypoints, speed, ignore, position)
 
     def gripper(self) -> GripperState:

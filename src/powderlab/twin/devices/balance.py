@@ -46,15 +46,23 @@ class TwinBalance(TwinDevice, Balance):
         load = self.gross_load() + self._drift_mg
         self._drift_mg += self.drift_mg_per_s * dt
         self._filtered = load + (self._filtered - load) * math.exp(-dt / self.tau_s)
-        if abs(self._filtered - load) > self.band_mg or self.vibration or self.drift_mg_per_s * self.settling_s > self.band_mg:
+        if (
+            abs(self._filtered - load) > self.band_mg
+            or self.vibration
+            or self.drift_mg_per_s * self.settling_s > self.band_mg
+        ):
             self._settled_since = time_s
 
     def _stable(self) -> bool:
+        if abs(self._filtered - self.gross_load() - self._drift_mg) > self.band_mg:
+            self._settled_since = self.world.time  # the load just changed (nothing stepped since)
         return self.world.time - self._settled_since >= self.settling_s
 
     def _check_range(self, gross: float) -> None:
         if gross > self.capacity_mg:
-            raise OverloadError(self.name, f"overload: {gross:.1f} mg on the pan; capacity is {self.capacity_mg:.0f} mg")
+            raise OverloadError(
+                self.name, f"overload: {gross:.1f} mg on the pan; capacity is {self.capacity_mg:.0f} mg"
+            )
         if gross - self.zero_mg < -self.band_mg * 10:
             raise OverloadError(self.name, "underload: the load is below zero; re-zero with the pan empty")
 

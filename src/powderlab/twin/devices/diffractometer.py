@@ -45,7 +45,9 @@ class TwinDiffractometer(TwinDevice, Diffractometer):
         with self.world.lock:
             crucible = self.world.item_at(RECOVERY)
             if crucible is None:
-                raise DeviceError(self.name, f"no crucible at the recovery position ({RECOVERY}); bring the sample first")
+                raise DeviceError(
+                    self.name, f"no crucible at the recovery position ({RECOVERY}); bring the sample first"
+                )
             clean = [h for h in self._holders() if h.labware_id not in self._prepared and h.labware_id != self._loaded]
             if not clean:
                 raise DeviceError(self.name, "no clean XRD holder left in the magazine; unload and clean holders")
@@ -55,7 +57,9 @@ class TwinDiffractometer(TwinDevice, Diffractometer):
             phases, amorphous = self.world.chemistry.phases_of(crucible)
             total = sum(phases.values()) + amorphous
             share = min(1.0, HOLDER_CAPACITY_MG / total) if total > 0 else 0.0
-            holder.truth = SampleTruth(phases_mg={p: m * share for p, m in phases.items()}, amorphous_mg=amorphous * share)
+            holder.truth = SampleTruth(
+                phases_mg={p: m * share for p, m in phases.items()}, amorphous_mg=amorphous * share
+            )
             self._prepared.add(holder.labware_id)
             return PreparedHolder(holder.labware_id, round(total * share, 3))
 
@@ -64,7 +68,9 @@ class TwinDiffractometer(TwinDevice, Diffractometer):
             if self._loaded == holder_id:
                 return
             if holder_id not in self._prepared:
-                raise DeviceError(self.name, f"holder '{holder_id}' is not prepared; prepared: {sorted(self._prepared)}")
+                raise DeviceError(
+                    self.name, f"holder '{holder_id}' is not prepared; prepared: {sorted(self._prepared)}"
+                )
             if self._loaded:
                 raise DeviceError(self.name, f"holder '{self._loaded}' is still loaded; unload it first")
             self._move_holder(self.world.items[holder_id], self.beam)

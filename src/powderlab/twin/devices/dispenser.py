@@ -54,7 +54,8 @@ class TwinPowderDispenser(TwinDevice, PowderDispenser):
                 self._land(powder, trickle)
                 self.clock.sleep(30.0)
                 raise DeviceError(
-                    self.name, f"dosing head with {powder} is blocked: no powder flow detected; clean or replace the head"
+                    self.name,
+                    f"dosing head with {powder} is blocked: no powder flow detected; clean or replace the head",
                 )
             wanted = mass_mg * max(0.0, 1.0 + self._rng.normal(0.0, SCATTER[speed]))
             out = min(wanted, self._stock[powder])

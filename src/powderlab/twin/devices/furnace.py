@@ -18,6 +18,7 @@ from powderlab.twin.devices.base import TwinDevice
 KP_PER_S = 0.02
 KI_PER_S2 = 0.00004
 MAX_HEATER_C_PER_S = 0.6
+RECORD_EVERY_S = 60.0
 
 
 class TwinFurnace(TwinDevice, Furnace):
@@ -40,6 +41,7 @@ class TwinFurnace(TwinDevice, Furnace):
         self.thermocouple_failed = False
         self.door_travel_m = self.world.scene.setting("door", "travel", 0.18)
         self.door_time_s = self.world.scene.setting("door", "time_s", 8.0)
+        self._recorded_at = -RECORD_EVERY_S
         self.slots = [p for p in self.world.positions if p.startswith(f"{self.name}/slot_")]
         self.world.models.append(self)
 
@@ -77,13 +79,17 @@ class TwinFurnace(TwinDevice, Furnace):
         if self.door_position != self._door_target and not self.door_jammed:
             move = dt / self.door_time_s
             delta = self._door_target - self.door_position
-            self.door_position = self._door_target if abs(delta) <= move else self.door_position + move * (1 if delta > 0 else -1)
+            self.door_position = (
+                self._door_target if abs(delta) <= move else self.door_position + move * (1 if delta > 0 else -1)
+            )
             body = self.world.bodies[self.name]
             self.world.client.resetJointState(body, 0, self.door_position * self.door_travel_m)
-        for slot in self.slots:
-            item = self.world.item_at(slot)
-            if item is not None:
-                item.truth.record_temperature(time_s, self.temperature)
+        if time_s - self._recorded_at >= RECORD_EVERY_S:
+            self._recorded_at = time_s
+            for slot in self.slots:
+                item = self.world.item_at(slot)
+                if item is not None:
+                    item.truth.record_temperature(time_s, self.temperature)
 
     def _door_state(self) -> DoorState:
         if self.door_jammed:
@@ -124,7 +130,9 @@ class TwinFurnace(TwinDevice, Furnace):
         reached = self.world.wait_until(lambda: self._door_state() is wanted, timeout_s)
         if not reached:
             if self.door_jammed:
-                raise DeviceError(self.name, f"door did not reach {wanted.name.lower()} within {timeout_s:g} s (jammed)")
+                raise DeviceError(
+                    self.name, f"door did not reach {wanted.name.lower()} within {timeout_s:g} s (jammed)"
+                )
             raise DeviceTimeoutError(self.name, f"door did not reach {wanted.name.lower()} within {timeout_s:g} s")
 
     def start_program(self, profile: HeatingProfile) -> None:
@@ -165,6 +173,4 @@ class TwinFurnace(TwinDevice, Furnace):
         if not self.thermocouple_failed:
             values["temperature_c"] = round(self.temperature, 2)
         state = "heating" if self._program is not None else "idle"
-        return DeviceStatus(
-            self.name, self.kind, True, state, DeviceError.code if fault else 0, fault, values
-        )
+        return DeviceStatus(self.name, self.kind, True, state, DeviceError.code if fault else 0, fault, values)
