@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "powderlab.cli.campaign",
     "powderlab.cli.dashboard",
     "powderlab.cli.teleop",
+    "powderlab.cli.plan",
 )
 
 
