@@ -38,6 +38,26 @@ SECURITY_ERRORS = (
 )
 
 
+# Status codes that mean the link itself is gone (server stopping, session or channel closed).
+LINK_STATUS_ERRORS = frozenset(
+    {
+        "BadShutdown",
+        "BadServerHalted",
+        "BadSessionClosed",
+        "BadSessionIdInvalid",
+        "BadSessionNotActivated",
+        "BadSecureChannelClosed",
+        "BadSecureChannelIdInvalid",
+        "BadConnectionClosed",
+        "BadCommunicationError",
+        "BadNotConnected",
+        "BadTimeout",
+        "BadServerNotConnected",
+        "BadTooManySessions",
+    }
+)
+
+
 class _Handler:
     """asyncua subscription handler: data changes into the link's cache."""
 
