@@ -66,6 +66,7 @@ class Reading:
     pair_reactions: list[tuple[tuple[str, str], str]] = field(default_factory=list)
     lost_elements: list[str] = field(default_factory=list)
     driving_force_left_ev: float | None = None
+    no_reaction: bool = False  # nothing reacted although every pair was mobile (Tamman)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -113,10 +114,10 @@ def read(observation: Observation, target: str, library: PhaseLibrary, thermo: T
             "this route cannot make it"
         )
     elif unreacted >= 0.9 and observation.temperature_c >= _mobile_c(reading.unreacted, library) + DEAD_MARGIN_C:
-        reading.verdict = "dead"
+        reading.verdict, reading.no_reaction = "cold", True
         reading.notes.append(
             f"{unreacted:.0%} unreacted although {observation.temperature_c:.0f} C is far above the Tamman "
-            "temperatures of the pairs: no real driving force (the target is probably not stable)"
+            "temperatures of the pairs"
         )
     elif hot_loss:
         reading.verdict = "hot"

@@ -197,6 +197,11 @@ class ArrowsPlanner(_Base):
             if r.verdict == "sluggish" and o.dwell_h >= LONG_DWELL_H - 1e-6 and o.target_yield < 0.05:
                 stuck[tuple(sorted(o.precursors))] = stuck.get(tuple(sorted(o.precursors)), 0) + 1
         dead |= {key for key, count in stuck.items() if count >= 2}
+        inert_pairs: dict[tuple[str, ...], int] = {}
+        for o, r in analysed:  # heated further above the Tamman temperatures and still nothing reacted
+            if r.no_reaction:
+                inert_pairs[tuple(sorted(o.precursors))] = inert_pairs.get(tuple(sorted(o.precursors)), 0) + 1
+        dead |= {key for key, count in inert_pairs.items() if count >= 2}
         ranked, skipped = self.rank_sets(formula, dead)
         if not analysed:
             for rank, choice in enumerate(first_recipes(ranked or self.sets(formula)), start=1):
@@ -205,9 +210,10 @@ class ArrowsPlanner(_Base):
             return None
         choice = self._adapt(formula, analysed, ranked, skipped, tried)
         if choice is None:
-            self.explanations[formula] = "no untried recipe left inside the learned temperature window: " + "; ".join(
-                r.summary() for _, r in analysed[-2:]
-            )
+            why = "no untried recipe left inside the learned temperature window"
+            if any(r.no_reaction for _, r in analysed):
+                why = "nothing reacted although heated well above the Tamman temperatures: no real driving force"
+            self.explanations[formula] = f"{why}: " + "; ".join(r.summary() for _, r in analysed[-2:])
             return None
         details = {"readings": [r.summary() for _, r in analysed], "skipped": skipped, "memory": self.memory.to_dict()}
         return self._propose(choice, details)

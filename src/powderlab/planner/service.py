@@ -146,8 +146,7 @@ class PlannerService:
         """The next recipe for a target (recorded as planned), or None with the reason in last_reason."""
         queued = self.target(name)
         if queued.status in ("made", "exhausted", "gave_up"):
-            queued.last_reason = f"target is {queued.status}"
-            return None
+            return None  # last_reason keeps why it ended
         open_ = [a for a in queued.attempts if a.status == "planned"]
         if open_:
             raise ValidationError(
