@@ -43,6 +43,7 @@ setup(
             "station_node = powderlab.nodes.station_node:main",
             "lab_manager = powderlab.nodes.lab_manager:main",
             "sim_clock = powderlab.nodes.sim_clock:main",
+            "twin_node = powderlab.nodes.twin_node:main",
             "autonomy_node = powderlab.nodes.autonomy_node:main",
             "dashboard = powderlab.dashboard.server:main",
             "joy_teleop = powderlab.nodes.teleop:main",

@@ -166,8 +166,8 @@ FILES = {
         "dosing_station",
         [
             ((0.14, 0.14, 0.02), (0, 0, -0.01), "0.4 0.4 0.45 1"),  # balance with its pan on top (z=0)
-            ((0.16, 0.04, 0.40), (0, 0.16, 0.20), "0.3 0.3 0.35 1"),  # column of the dosing heads
-            ((0.05, 0.12, 0.04), (0, 0.09, 0.36), "0.8 0.5 0.2 1"),  # the active head, above the arm's reach
+            ((0.16, 0.04, 0.56), (0, 0.18, 0.28), "0.3 0.3 0.35 1"),  # column of the dosing heads
+            ((0.05, 0.14, 0.04), (0, 0.11, 0.52), "0.8 0.5 0.2 1"),  # the active head, above the arm's reach
         ],
     ),
     "mill.urdf": lambda: static_urdf(

@@ -22,7 +22,8 @@ def test_per_station_backend_override_and_time_factor():
     manifest = build_manifest("mock", station_backends={"dosing": "sim"}, time_factor=100.0)
     assert manifest.node("dosing").parameters["backend"] == "sim"
     assert manifest.node("milling").parameters["backend"] == "mock"
-    assert manifest.node("sim_clock").parameters["time_factor"] == 100.0
+    assert manifest.node("twin").parameters["time_factor"] == 100.0  # a sim station brings the twin (its /clock)
+    assert "sim_clock" not in [n.name for n in manifest.nodes]
     assert all(n.parameters["use_sim_time"] for n in manifest.stations)
 
 

@@ -103,7 +103,9 @@ def build_manifest(
         raise ValidationError("params_file", f"no such file: {params}")
     if time_factor < 0:
         raise ValidationError("time_factor", f"{time_factor} must be 0 (wall time) or positive")
-    use_sim_time = use_sim_time or time_factor > 0
+    # Stations on the twin (sim backend) need it running and follow its /clock (ADR 0020).
+    uses_twin = any(station_backends.get(name, backend) == "sim" for name in profile.stations)
+    use_sim_time = use_sim_time or time_factor > 0 or uses_twin
     site_arg = str(profile.path) if profile.path else str(site)
     # The transfer station owns the positions and the arms: it starts first.
     ordered = sorted(profile.stations.values(), key=lambda s: (s.kind != "transfer", s.name))
@@ -128,7 +130,12 @@ def build_manifest(
                 station.name, "station_node", "powderlab.nodes.station_node", namespace, parameters, lifecycle=True
             )
         )
-    if time_factor > 0:
+    if uses_twin:
+        from powderlab.twin.options import twin_parameters
+
+        twin = twin_parameters(backend_options, time_factor, site_arg)
+        nodes.insert(0, NodeSpec("twin", "twin_node", "powderlab.nodes.twin_node", namespace, twin))
+    elif time_factor > 0:
         nodes.append(
             NodeSpec("sim_clock", "sim_clock", "powderlab.nodes.sim_clock", namespace, {"time_factor": time_factor})
         )
