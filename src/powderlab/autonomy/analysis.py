@@ -64,9 +64,15 @@ def make_analyzer(name: str, seed: int = 0) -> Any:
 
 
 def make_planner(name: str, seed: int = 0) -> Any:
-    """A planner by name: 'fixed' (recipes from the targets file). Issue 7 adds its planner here."""
+    """A planner by name: 'fixed' (recipes from the targets file, the default), 'arrows' (the AI
+    planner: driving-force ranking + active learning, powderlab.planner), or its baselines
+    'ranking' (no learning) and 'random'."""
     from powderlab.autonomy.standins import FixedListPlanner
 
     if name == "fixed":
         return FixedListPlanner()
-    raise UnknownResourceError("planner", name, ["fixed"])
+    if name in ("arrows", "ranking", "random"):
+        from powderlab.planner import make
+
+        return make(name, seed)
+    raise UnknownResourceError("planner", name, ["fixed", "arrows", "ranking", "random"])

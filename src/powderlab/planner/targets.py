@@ -127,7 +127,7 @@ def parse_entry(item: Any, library: PhaseLibrary, relax: Any = None) -> tuple[Ta
 
 
 def _composition(formula: str) -> Any:
-    from pymatgen.core import Composition
+    from pymatgen.core import Composition, Element
 
     try:
         composition = Composition(formula.strip())
@@ -135,6 +135,11 @@ def _composition(formula: str) -> Any:
         raise ValidationError("formula", f"'{formula}' is not a chemical formula; e.g. LiCoO2") from None
     if composition.num_atoms <= 0:
         raise ValidationError("formula", f"'{formula}' has no atoms")
+    bad = [str(el) for el in composition.elements if not Element.is_valid_symbol(getattr(el, "symbol", str(el)))]
+    if bad or any(type(el).__name__ == "DummySpecies" for el in composition.elements):
+        raise ValidationError(
+            "formula", f"'{formula}' is not a chemical formula (unknown {', '.join(bad)}); e.g. LiCoO2"
+        )
     return composition
 
 
