@@ -21,7 +21,8 @@ setup: $(VENV)/.deps-installed system-deps interfaces $(VENV)/.powderlab-install
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.deps-installed: requirements.lock | $(BIN)/python
+$(VENV)/.deps-installed: requirements.lock tools/pip.lock | $(BIN)/python
+	$(BIN)/python -m pip install -qq --require-hashes -r tools/pip.lock
 	$(BIN)/python -m pip install -qq --require-hashes -r requirements.lock
 	touch $@
 

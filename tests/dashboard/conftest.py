@@ -98,7 +98,9 @@ class DashboardLab:
         return (self.run_dir / f"{node}.log").read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the lab must be gone before other packages' tests start labs of their
+# own in the same ROS domain (two nodes named /transfer make every goal a coin toss).
+@pytest.fixture(scope="package")
 def dashboard_lab(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("dashboard-lab")
     users = run_dir / "users.yaml"
@@ -141,7 +143,7 @@ def api(dashboard_lab):
     return Api(dashboard_lab.url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def helper():
     """An rclpy node of the test's own (fake autonomy node, camera, joystick)."""
     client = LabClient(node_name="test_helper")
