@@ -119,7 +119,7 @@ def pick_targets(count: int, seed: int) -> tuple[list[str], list[str]]:
         result = screener.screen(phase.phase_id)
         (passed if result.passed else rejected).append(phase.phase_id)
     rng = np.random.default_rng(seed)
-    chosen = sorted(rng.permutation(sorted(passed))[:count].tolist()) if count < len(passed) else sorted(passed)
+    chosen = sorted(rng.permutation(sorted(passed))[:count].tolist()) if 0 < count < len(passed) else sorted(passed)
     return chosen, sorted(rejected)
 
 
@@ -138,7 +138,7 @@ def summary(runs: list[TargetRun]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=40, help="targets (screened library targets)")
+    parser.add_argument("--count", type=int, default=0, help="targets: a seeded sample of the screened ones (0: all)")
     parser.add_argument("--budget", type=int, default=5, help="experiments per target")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hidden world and of the target sample")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write docs/benchmarks.md")
