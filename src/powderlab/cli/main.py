@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "powderlab.cli.campaign",
     "powderlab.cli.dashboard",
     "powderlab.cli.teleop",
+    "powderlab.cli.emulate",
+    "powderlab.cli.certs",
     "powderlab.cli.plan",
 )
 

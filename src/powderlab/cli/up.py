@@ -59,10 +59,13 @@ def run(args: argparse.Namespace) -> int:
         f"(site '{manifest.site.name}', logs in {session.run_dir})",
         flush=True,
     )
+    emulators = _start_emulators(args, session.run_dir)
     try:
         client = session.start()
     except Exception as error:
         print(f"powderlab up: {error}", file=sys.stderr)
+        if emulators is not None:
+            emulators.stop()
         return 1
     print_health(client.health(5.0))
     if dashboard is not None:
@@ -83,5 +86,19 @@ def run(args: argparse.Namespace) -> int:
             break
     print("powderlab up: stopping (deactivate, clean up, shut down)", flush=True)
     codes = session.stop()
+    if emulators is not None:
+        emulators.stop()
     print(f"powderlab up: stopped ({', '.join(f'{n}={c}' for n, c in codes.items())})", flush=True)
     return code
+
+
+def _start_emulators(args: argparse.Namespace, run_dir: Path):  # type: ignore[no-untyped-def]
+    """For --backend real on an emulated site profile: `powderlab emulate` as a child (ADR 0030)."""
+    from powderlab.cli.emulate import EmulatorProcess, emulated_site
+
+    if args.backend != "real" or not emulated_site(args.site):
+        return None
+    emulators = EmulatorProcess(args.site, Path(run_dir) / "emulators.log", args.time_factor)
+    emulators.wait_ready()
+    print(f"powderlab up: emulators for site '{args.site}' serve (log {Path(run_dir) / 'emulators.log'})", flush=True)
+    return emulators

@@ -130,7 +130,9 @@ class OpcUaEmulator:
         return self.endpoint
 
     def pull_cable(self) -> None:
-        """Drop every connection and stop listening; the models keep running (plug_in undoes it)."""
+        """The controller goes down: arms halt where they are, every connection drops (plug_in undoes it)."""
+        for arm in self.arms.values():
+            arm.stop()
         if self._loop is not None and self._server is not None and self.serving:
             self._loop.run(self._server.stop(), 10.0)
             self.serving = False

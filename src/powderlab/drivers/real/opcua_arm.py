@@ -134,7 +134,10 @@ class OpcUaArm(Arm):
             self.stop()
 
     def reset(self) -> None:
+        """Stop whatever motion the controller may still run (its state after a lost link is unknown), then
+        clear the protective stop."""
         self.require_connected()
+        self.link.call(f"{self.node}.Controller", f"{self.node}.Controller.Stop")
         self.link.call(f"{self.node}.Controller", f"{self.node}.Controller.ResetProtectiveStop")
         self.link.read([self.k_pstop])
         self._last_fault = (0, "")

@@ -9,6 +9,7 @@ backoff, so a returning device is picked up without a restart.
 
 from __future__ import annotations
 
+import termios
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -154,7 +155,7 @@ class SerialLine:
                     self._port.reset_input_buffer()
                     self._port.write(request + self.eol)
                     line = self._read_line(self._port)
-                except (serial.SerialException, OSError) as error:
+                except (serial.SerialException, OSError, termios.error) as error:
                     raise self._fail(error) from None
                 if attempt:
                     self.retried += 1
