@@ -148,6 +148,15 @@ def relax(candidate: Candidate, library: PhaseLibrary, steps: int = RELAX_STEPS,
     return candidate
 
 
+def relaxed_energy(structure: Any, steps: int = RELAX_STEPS) -> float:
+    """CHGNet energy per atom (eV) of a structure after a short relaxation (external targets)."""
+    optimizer = chgnet_optimizer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = optimizer.relax(structure, fmax=RELAX_FMAX, steps=steps, relax_cell=True, verbose=False)
+    return float(result["trajectory"].energies[-1]) / len(structure)
+
+
 def chgnet_optimizer() -> Any:
     """CHGNet's FIRE optimiser (weights ship in the chgnet wheel; set OMP_NUM_THREADS=1)."""
     from chgnet.model import CHGNet, StructOptimizer

@@ -88,8 +88,10 @@ class PlannerService:
         library: PhaseLibrary | None = None,
         hull_threshold_ev: float = DEFAULT_HULL_EV,
         seed: int = 0,
-        relax: Any = None,
+        relax: Any = "chgnet",
     ) -> None:
+        """relax: how an external structure without an energy gets one ("chgnet": a short CHGNet
+        relaxation; a callable structure -> eV/atom; None: such entries are refused)."""
         self.inventory = inventory if inventory is not None else Inventory.from_site("default")
         self.library = library if library is not None else default_library().copy()
         self.screener = Screener(self.inventory, self.library, hull_threshold_ev)
@@ -97,6 +99,10 @@ class PlannerService:
         self.planner = make(planner, seed, inventory=self.inventory, library=self.library)
         self.targets: dict[str, QueuedTarget] = {}
         self.external: dict[str, Phase] = {}
+        if relax == "chgnet":
+            from powderlab.planner.candidates import relaxed_energy
+
+            relax = relaxed_energy
         self._relax = relax
 
     # --- submit -----------------------------------------------------------------------------
