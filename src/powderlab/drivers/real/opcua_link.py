@@ -26,6 +26,7 @@ from powderlab.drivers.real.opcua_settings import OpcUaSettings
 # asyncua logs a traceback for every publish that meets a closed connection; the link reports the
 # loss itself (status, last_error), so those records are noise here.
 logging.getLogger("asyncua.client.ua_session").setLevel(logging.CRITICAL)
+logging.getLogger("asyncua.common.subscription").setLevel(logging.ERROR)  # "revised values" notices
 
 SECURITY_ERRORS = (
     ua.uaerrors.BadIdentityTokenRejected,
@@ -154,6 +155,7 @@ class OpcUaLink:
         settings = self.settings
         client = Client(settings.endpoint, timeout=settings.request_timeout_s, watchdog_intervall=0.5)
         client.application_uri = settings.application_uri
+        client.session_timeout = 600_000  # what servers grant anyway (asyncua warns when it is cut)
         client.name = client.description = f"PowderLab {self.device}"
         if settings.secured:
             mode = (
