@@ -27,6 +27,7 @@ from powderlab.emulators.modbus_slave import ModbusRtuSlave
 from powderlab.emulators.opcua_server import OpcUaEmulator, ServerSecurity
 from powderlab.emulators.plc_model import DoorLogic, MillLogic, PlcModel
 from powderlab.emulators.pty_device import PtyDevice
+from powderlab.emulators.robotiq import RobotiqBank
 from powderlab.emulators.sics_balance import SicsBalanceProtocol
 from powderlab.emulators.xrd_server import XrdModel
 
@@ -43,6 +44,7 @@ class Models:
     furnaces: dict[str, MockFurnace] = field(default_factory=dict)
     doors: dict[str, DoorLogic] = field(default_factory=dict)
     mills: dict[str, MockMill] = field(default_factory=dict)
+    grippers: dict[str, RobotiqBank] = field(default_factory=dict)  # arm -> its tool gripper
     serial: dict[str, Any] = field(default_factory=dict)  # device -> its serial protocol object
     ports: dict[str, str] = field(default_factory=dict)  # device -> port path
 
@@ -69,6 +71,11 @@ def build_models(
             if config.kind == "arm":
                 node = str(connection.get("node", name))
                 models.arms[node] = ArmModel(node, clock, move_time_s=arm_move_time_s)
+                gripper = connection.get("gripper") or {}
+                if gripper:
+                    models.grippers[name] = bank = RobotiqBank(clock)
+                    models.serial[f"{name}_gripper"] = ModbusRtuSlave(int(gripper.get("unit", 9)), bank)
+                    models.ports[f"{name}_gripper"] = str(gripper.get("port", ""))
             elif config.kind == "mill":
                 models.mills[name] = mill = MockMill(config, clock)
                 mill.connect()

@@ -129,7 +129,7 @@ def test_dosing_cable_pulled_mid_dose_then_plugged_back(devices):
     def dose() -> None:
         try:
             dispenser.dispense("TiO2", 15_000.0, DoseSpeed.FINE)  # minutes of device time
-        except DeviceError as error:
+        except Exception as error:
             errors.append(error)
 
     worker = threading.Thread(target=dose)
@@ -140,8 +140,10 @@ def test_dosing_cable_pulled_mid_dose_then_plugged_back(devices):
         time.sleep(0.01)
     pty.stop()
     worker.join(10)
+    assert not worker.is_alive()
     (error,) = errors
-    assert isinstance(error, DeviceDisconnectedError) and "unknown" in str(error)
+    assert isinstance(error, DeviceDisconnectedError), repr(error)
+    assert "unknown" in str(error)
     assert not dispenser.status().connected
     pty.start()
     deadline = time.monotonic() + 10

@@ -15,7 +15,7 @@ from pathlib import Path
 from asyncua import ua
 
 from powderlab.core.clock import Clock
-from powderlab.core.errors import ErrorCode, ValidationError
+from powderlab.core.errors import ErrorCode, PowderLabError, ProtectiveStopError, ValidationError
 from powderlab.core.site import DeviceConfig
 from powderlab.core.units import require_range
 from powderlab.drivers.arm import JOINT_COUNT, Arm, GripperState, Height
@@ -24,6 +24,7 @@ from powderlab.drivers.kinematics import JOINT_LIMIT_RAD, Pose
 from powderlab.drivers.real.commands import DONE, FAILED, error_from_code
 from powderlab.drivers.real.opcua_link import OpcUaLink
 from powderlab.drivers.real.opcua_settings import opcua_settings
+from powderlab.drivers.real.robotiq import RobotiqGripper
 
 
 class OpcUaArm(Arm):
@@ -52,17 +53,29 @@ class OpcUaArm(Arm):
         ]
         self.link = OpcUaLink(self.name, opcua_settings(self.name, connection, base_dir), watched)
         self._last_fault: tuple[int, str] = (0, "")
+        gripper = connection.get("gripper") or {}
+        if gripper and gripper.get("protocol") != "robotiq-modbus":
+            raise ValidationError(f"{self.name}: connection.gripper.protocol", "allowed: robotiq-modbus")
+        self.tool_gripper = RobotiqGripper(self.name, gripper, self.clock) if gripper else None
 
     # --- connection ---
     def connect(self) -> None:
         self.link.connect()
+        if self.tool_gripper is not None:
+            try:
+                self.tool_gripper.connect()
+            except PowderLabError:
+                self.link.disconnect()
+                raise
 
     def disconnect(self) -> None:
+        if self.tool_gripper is not None:
+            self.tool_gripper.disconnect()
         self.link.disconnect()
 
     @property
     def connected(self) -> bool:
-        return self.link.connected
+        return self.link.connected and (self.tool_gripper is None or self.tool_gripper.connected)
 
     # --- commands ---
     def _command(self, method: str, *args: ua.Variant, timeout_s: float | None = None) -> None:
@@ -117,10 +130,17 @@ class OpcUaArm(Arm):
 
     def gripper(self) -> GripperState:
         self.require_connected()
+        if self.tool_gripper is not None:
+            return self.tool_gripper.state()
         closed = bool(self.link.value(self.k_closed))
         return GripperState(0.0 if closed else 1.0, closed, bool(self.link.value(self.k_object)))
 
     def set_gripper(self, closed: bool) -> GripperState:
+        if self.tool_gripper is not None:
+            self.require_connected()
+            if self.link.cached(self.k_pstop):
+                raise ProtectiveStopError(self.name, "in protective stop; clear the cause and reset the arm")
+            return self.tool_gripper.set_closed(closed)
         self._command("SetGripper", ua.Variant(bool(closed), ua.VariantType.Boolean), timeout_s=10.0)
         self.link.read([self.k_closed, self.k_object])
         return self.gripper()
