@@ -16,6 +16,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pybullet
 from scipy.spatial.transform import Rotation
 
 from powderlab.core.errors import DeviceError, ErrorCode, ValidationError
@@ -31,6 +32,7 @@ HOME = [0.0, -1.9, 1.9, -1.57, -1.5708, 0.0]
 JOINTS = 6
 FLANGE_LINK = 6
 FINGER_JOINTS = (7, 8)
+ARM_JOINTS = (0, 1, 2, 3, 4, 5)
 PENETRATION_M = 0.001  # contacts deeper than this are collisions
 CHECK_STEP_RAD = 0.04  # joint-space spacing of collision samples
 GRIPPER_TIME_S = 0.4
@@ -68,6 +70,7 @@ class ArmModel:
     def __init__(self, world: World, name: str, placement: Placement) -> None:
         self.world, self.name, self.placement = world, name, placement
         c = world.client
+        self._cid = c._client
         self.body = c.loadURDF(
             urdf_path(world.scene.arm_urdf[name]),
             placement.xyz,
@@ -171,11 +174,13 @@ class ArmModel:
 
     # --- state -------------------------------------------------------------------------------
     def _apply(self, q: np.ndarray) -> None:
-        c = self.world.client
-        for joint in range(JOINTS):
-            c.resetJointState(self.body, joint, float(q[joint]))
+        self._set_joints(q)
         if self.held is not None and self._constraint is None:
             self._carry()
+
+    def _set_joints(self, q: np.ndarray) -> None:
+        """All six joints in one call (the hot path of physics mode)."""
+        pybullet.resetJointStatesMultiDof(self.body, ARM_JOINTS, [[float(v)] for v in q], physicsClientId=self._cid)
 
     def _carry(self) -> None:
         """Kinematic carrying: put the held item at its offset from the flange."""
@@ -222,8 +227,9 @@ class ArmModel:
         if self.world.mode == "physics":
             if self.world.time < self.gripper_busy_until:
                 self._step_fingers(t - self.world.time)
-            for joint, value in zip(FINGER_JOINTS, self._fingers, strict=True):
-                self.world.client.resetJointState(self.body, joint, value)
+            pybullet.resetJointStatesMultiDof(
+                self.body, FINGER_JOINTS, [[v] for v in self._fingers], physicsClientId=self._cid
+            )
             if self.motion is None:
                 self._apply(self.q)  # a position-controlled arm holds still
         if self.motion is None:
@@ -248,13 +254,16 @@ class ArmModel:
     # --- collision checking ------------------------------------------------------------------
     def obstacles_hit(self, q: np.ndarray, ignore: set[int]) -> list[str]:
         """Names of what the arm (and its held item) would penetrate at joints q."""
+        with self.world.arm_contacts():
+            return self._obstacles_hit(q, ignore)
+
+    def _obstacles_hit(self, q: np.ndarray, ignore: set[int]) -> list[str]:
         c = self.world.client
         saved = self.q.copy()
         held_pose = None
         if self.held is not None:
             held_pose = c.getBasePositionAndOrientation(self.held.body)
-        for joint in range(JOINTS):
-            c.resetJointState(self.body, joint, float(q[joint]))
+        self._set_joints(q)
         if self.held is not None and self._held_offset is not None:
             flange = self.flange_world()
             position, orientation = c.multiplyTransforms(flange[0], flange[1], *self._held_offset)
@@ -271,8 +280,7 @@ class ArmModel:
                 if body == self.body and link in (-1, 0) and other == table:
                     continue  # the base stands on the table
                 hits.add(self.world.body_name(other))
-        for joint in range(JOINTS):
-            c.resetJointState(self.body, joint, float(saved[joint]))
+        self._set_joints(saved)
         if held_pose is not None:
             c.resetBasePositionAndOrientation(self.held.body, *held_pose)
         return sorted(hits)
@@ -280,11 +288,22 @@ class ArmModel:
     def check_path(self, waypoints: list[np.ndarray], ignore: set[int]) -> list[str]:
         """Collisions anywhere along joint waypoints (sampled every CHECK_STEP_RAD)."""
         hits: set[str] = set()
-        for a, b in pairwise(waypoints):
-            count = max(1, int(np.ceil(np.max(np.abs(b - a)) / CHECK_STEP_RAD)))
-            for i in range(1, count + 1):
-                hits.update(self.obstacles_hit(a + (b - a) * i / count, ignore))
+        with self.world.arm_contacts():
+            for a, b in pairwise(waypoints):
+                count = max(1, int(np.ceil(np.max(np.abs(b - a)) / CHECK_STEP_RAD)))
+                for i in range(1, count + 1):
+                    hits.update(self.obstacles_hit(a + (b - a) * i / count, ignore))
         return sorted(hits)
+
+    def set_link_contacts(self, on: bool) -> None:
+        """Arm links (not the fingers) in or out of contact computation.
+
+        The arm is position-controlled and its paths are checked before it moves, so physics never
+        needs the links' contacts (they cost most of a step); checks switch them back on.
+        """
+        group, mask = (1, 0x7FFFFFFF) if on else (0, 0)
+        for link in (-1, *ARM_JOINTS, FLANGE_LINK):
+            pybullet.setCollisionFilterGroupMask(self.body, link, group, mask, physicsClientId=self._cid)
 
     # --- motion ------------------------------------------------------------------------------
     def start(self, waypoints: list[np.ndarray], speed: float) -> Motion:

@@ -9,8 +9,9 @@ jumps in coarse steps and only the process models integrate, so a four-hour dwel
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,6 +26,7 @@ from powderlab.twin.scene import Scene, urdf_path
 MODES = ("physics", "kinematic")
 IDLE_STEP_S = 1.0  # longest time step when nothing moves (process models stay accurate)
 MOTION_STEP_S = 0.05  # longest step of a kinematic-mode motion
+MODEL_STEP_S = 0.05  # process models step at most this often while physics runs
 
 
 class Steppable(Protocol):
@@ -56,6 +58,7 @@ class World:
         self.manual = True
         self.physics_dt = 1.0 / self.scene.physics_hz
         self.physics_steps = 0
+        self._model_dt = 0.0
         self.settle_until = 0.0
         self.client = BulletClient(connection_mode=pybullet.GUI if gui else pybullet.DIRECT)
         self.client.setGravity(0, 0, -9.81)
@@ -70,6 +73,10 @@ class World:
         from powderlab.twin.arm import ArmModel  # the arm needs the loaded cell
 
         self.arms = {name: ArmModel(self, name, placement) for name, placement in self.scene.arms.items()}
+        self._checking = False
+        if mode == "physics":
+            for arm in self.arms.values():
+                arm.set_link_contacts(False)
         self._spawn_labware()
         from powderlab.twin.chemistry import TwinChemistry
 
@@ -109,6 +116,22 @@ class World:
             self.holder_slots[name] = point
             self.positions[f"xrd/magazine_{i + 1}"] = point
             self.spawn(name, "xrd_holder", f"xrd/magazine_{i + 1}", 2_000.0, dynamic=False)
+
+    @contextlib.contextmanager
+    def arm_contacts(self) -> Iterator[None]:
+        """Arm links take part in contacts inside this block (always, in kinematic mode)."""
+        if self.mode == "kinematic" or self._checking:
+            yield
+            return
+        self._checking = True
+        try:
+            for arm in self.arms.values():
+                arm.set_link_contacts(True)
+            yield
+        finally:
+            for arm in self.arms.values():
+                arm.set_link_contacts(False)
+            self._checking = False
 
     def spawn(self, labware_id: str, kind: str, position: str, empty_mg: float, dynamic: bool = True) -> Item:
         """Put a new item at a position (its base on the position's base point)."""
@@ -202,8 +225,11 @@ class World:
         if self.mode == "physics" and self.moving():
             self.client.stepSimulation()
             self.physics_steps += 1
-        for model in self.models:
-            model.step(t, dt)
+        self._model_dt += dt
+        if self._model_dt >= MODEL_STEP_S - 1e-12 or not self.moving():
+            for model in self.models:  # process models integrate at up to 20 Hz, not at the physics rate
+                model.step(t, self._model_dt)
+            self._model_dt = 0.0
         self.time = t
         for hook in self._hooks:
             hook(t)
