@@ -153,7 +153,9 @@ class OpcUaLink:
 
     async def _open(self) -> None:
         settings = self.settings
-        client = Client(settings.endpoint, timeout=settings.request_timeout_s, watchdog_intervall=0.5)
+        # The watchdog probes the server every watchdog_s and counts a probe slower than that as a lost
+        # link; a server that goes away closes the socket, which is noticed at once regardless.
+        client = Client(settings.endpoint, timeout=settings.request_timeout_s, watchdog_intervall=settings.watchdog_s)
         client.application_uri = settings.application_uri
         client.session_timeout = 600_000  # what servers grant anyway (asyncua warns when it is cut)
         client.name = client.description = f"PowderLab {self.device}"
@@ -278,7 +280,7 @@ class OpcUaLink:
                 if self._generation != generation or not self._connected:
                     raise DeviceDisconnectedError(
                         self.device,
-                        f"connection to {self.settings.endpoint} lost while waiting for {what}; "
+                        f"connection to {self.settings.endpoint} lost while waiting for {what} ({self.last_error}); "
                         "its outcome is unknown: check the device before resuming",
                     )
                 if predicate():

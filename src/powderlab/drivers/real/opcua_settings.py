@@ -39,6 +39,7 @@ class OpcUaSettings:
     publish_interval_ms: float = 20.0
     reconnect_initial_s: float = 0.2
     reconnect_max_s: float = 5.0
+    watchdog_s: float = 3.0
 
     @property
     def secured(self) -> bool:
@@ -92,6 +93,7 @@ def opcua_settings(device: str, connection: Mapping[str, Any], base: Path | None
         publish_interval_ms=float(connection.get("publish_interval_ms", 20.0)),
         reconnect_initial_s=float(connection.get("reconnect_initial_s", 0.2)),
         reconnect_max_s=float(connection.get("reconnect_max_s", 5.0)),
+        watchdog_s=float(connection.get("watchdog_s", 3.0)),
     )
     if settings.secured:
         for key in ("certificate", "private_key", "server_certificate"):

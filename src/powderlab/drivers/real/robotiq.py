@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from powderlab.core.clock import Clock
+from powderlab.core.clock import Clock, WallClock
 from powderlab.core.errors import DeviceError, DeviceTimeoutError
 from powderlab.drivers.arm import GripperState
 from powderlab.drivers.real import robotiq_map as r
@@ -40,7 +40,8 @@ class RobotiqGripper:
         _, _, sta, _ = self._status()
         if sta != r.STA_ACTIVE:
             self.link.write(r.OUTPUT_BASE, [r.R_ACT << 8, 0, 0])
-            self._wait(lambda: self._status()[2] == r.STA_ACTIVE, "activation")
+            # connect runs in the node's configure, where sim time may not advance: wait on the wall
+            self._wait(lambda: self._status()[2] == r.STA_ACTIVE, "activation", WallClock())
 
     def disconnect(self) -> None:
         self.link.close()
@@ -54,15 +55,16 @@ class RobotiqGripper:
     def _fault(self) -> int:
         return self._registers()[1] >> 8
 
-    def _wait(self, done: Any, what: str) -> None:
-        deadline = self.clock.now() + self.timeout_s
+    def _wait(self, done: Any, what: str, clock: Clock | None = None) -> None:
+        clock = clock or self.clock
+        deadline = clock.now() + self.timeout_s
         while not done():
             fault = self._fault()
             if fault not in (0x00, 0x0F):
                 raise DeviceError(self.name, f"gripper fault 0x{fault:02X}: {r.FAULTS.get(fault, 'unknown')}")
-            if self.clock.now() >= deadline:
+            if clock.now() >= deadline:
                 raise DeviceTimeoutError(self.name, f"gripper {what} did not finish within {self.timeout_s:g} s")
-            self.clock.sleep(POLL_S)
+            clock.sleep(POLL_S)
 
     def state(self) -> GripperState:
         registers = self._registers()
