@@ -32,6 +32,7 @@ class EurothermFurnace(Furnace):
         plc = connection.get("plc") or {}
         self.modbus = ModbusLink(self.name, controller)
         self.plc = PlcSignals(self.name, plc, DOOR_SIGNALS, base_dir)
+        self._last_status: DeviceStatus | None = None
 
     def connect(self) -> None:
         self.modbus.open()
@@ -146,14 +147,28 @@ class EurothermFurnace(Furnace):
             ) from None
 
     def status(self) -> DeviceStatus:
+        """Three register reads and the door from the PLC cache. While another thread talks to the
+        controller (an operation), the last status is returned instead of queueing behind it."""
         if not self.connected:
             fault = self.modbus.last_error or self.plc.link.last_error
             return DeviceStatus(self.name, self.kind, False, "disconnected", fault=fault)
-        values: dict[str, float | str | bool] = {}
+        if not self.modbus.lock.acquire(blocking=False):
+            return self._last_status or DeviceStatus(self.name, self.kind, True, "busy")
         try:
-            values["temperature_c"] = round(self.temperature_c(), 1)
-            state = "heating" if self.program().running else "idle"
+            (pv,) = self.modbus.read(m.PV)
+            (fast,) = self.modbus.read(m.FAST_STATUS)
+            (program,) = self.modbus.read(m.PROGRAM_STATUS)
+            values: dict[str, float | str | bool] = {"temperature_c": round(m.from_register(pv), 1)}
             values["door"] = self.door().name.lower()
         except DeviceError as error:
-            return DeviceStatus(self.name, self.kind, self.connected, "fault", error.code, str(error), values)
-        return DeviceStatus(self.name, self.kind, True, state, values=values)
+            return DeviceStatus(self.name, self.kind, self.connected, "fault", error.code, str(error))
+        finally:
+            self.modbus.lock.release()
+        if fast & m.SENSOR_BREAK_BIT:
+            fault = "thermocouple open circuit (sensor break)"
+            status = DeviceStatus(self.name, self.kind, True, "fault", DeviceError.code, fault, values)
+        else:
+            state = "heating" if program == m.STATUS_RUN else "idle"
+            status = DeviceStatus(self.name, self.kind, True, state, values=values)
+        self._last_status = status
+        return status

@@ -42,14 +42,14 @@ class ModbusLink:
             timeout=float(connection.get("timeout_s", 0.3)),
             retries=int(connection.get("retries", 2)),
         )
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
         self._wanted = False
         self._open = False
         self._next_open = 0.0
         self.last_error = ""
 
     def open(self) -> None:
-        with self._lock:
+        with self.lock:
             self._wanted = True
             if self._open:
                 return
@@ -60,13 +60,13 @@ class ModbusLink:
             self._open, self.last_error = True, ""
 
     def close(self) -> None:
-        with self._lock:
+        with self.lock:
             self._wanted, self._open = False, False
             self.client.close()
 
     @property
     def is_open(self) -> bool:
-        with self._lock:
+        with self.lock:
             if not self._open and self._wanted and time.monotonic() >= self._next_open:
                 try:
                     self.open()
@@ -75,7 +75,7 @@ class ModbusLink:
             return self._open
 
     def _call(self, what: str, function: str, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
+        with self.lock:
             if not self.is_open:
                 raise DeviceDisconnectedError(self.device, f"Modbus port {self.port} is not open ({self.last_error})")
             try:
