@@ -141,7 +141,7 @@ class OpcUaArm(Arm):
             if self.link.cached(self.k_pstop):
                 raise ProtectiveStopError(self.name, "in protective stop; clear the cause and reset the arm")
             return self.tool_gripper.set_closed(closed)
-        self._command("SetGripper", ua.Variant(bool(closed), ua.VariantType.Boolean), timeout_s=10.0)
+        self._command("SetGripper", ua.Variant(bool(closed), ua.VariantType.Boolean), timeout_s=15.0)
         self.link.read([self.k_closed, self.k_object])
         return self.gripper()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -268,13 +269,17 @@ class OpcUaLink:
             )
 
     def wait_for(self, predicate: Callable[[], bool], timeout_s: float, clock: Clock, what: str) -> None:
-        """Block until predicate() holds on the cache; DeviceTimeoutError after timeout_s of the clock.
+        """Block until predicate() holds on the cache; DeviceTimeoutError after timeout_s of the clock
+        (and at least min_wait_s of wall time).
 
         A connection lost meanwhile raises DeviceDisconnectedError saying the outcome is unknown.
         """
         self.require()
         generation = self._generation
         deadline = clock.now() + timeout_s
+        # Notifications travel in wall time: on a device clock running faster than the wall, a short
+        # timeout must still leave the link min_wait_s of wall time to deliver the answer.
+        wall_deadline = time.monotonic() + self.settings.min_wait_s
         while True:
             with self._cond:
                 if self._generation != generation or not self._connected:
@@ -285,7 +290,7 @@ class OpcUaLink:
                     )
                 if predicate():
                     return
-                if clock.now() >= deadline:
+                if clock.now() >= deadline and time.monotonic() >= wall_deadline:
                     raise DeviceTimeoutError(self.device, f"{what} did not finish within {timeout_s:g} s")
                 self._cond.wait(0.02)
             clock.sleep(0.0)

@@ -40,6 +40,7 @@ class OpcUaSettings:
     reconnect_initial_s: float = 0.2
     reconnect_max_s: float = 5.0
     watchdog_s: float = 3.0
+    min_wait_s: float = 2.0
 
     @property
     def secured(self) -> bool:
@@ -94,6 +95,7 @@ def opcua_settings(device: str, connection: Mapping[str, Any], base: Path | None
         reconnect_initial_s=float(connection.get("reconnect_initial_s", 0.2)),
         reconnect_max_s=float(connection.get("reconnect_max_s", 5.0)),
         watchdog_s=float(connection.get("watchdog_s", 3.0)),
+        min_wait_s=float(connection.get("min_wait_s", 2.0)),
     )
     if settings.secured:
         for key in ("certificate", "private_key", "server_certificate"):

@@ -8,6 +8,7 @@ gOBJ says the motion ended; a grasp is "stopped closing on an object" (gOBJ 2).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,11 +59,12 @@ class RobotiqGripper:
     def _wait(self, done: Any, what: str, clock: Clock | None = None) -> None:
         clock = clock or self.clock
         deadline = clock.now() + self.timeout_s
+        wall_deadline = time.monotonic() + 2.0  # a fast device clock still leaves the line time to answer
         while not done():
             fault = self._fault()
             if fault not in (0x00, 0x0F):
                 raise DeviceError(self.name, f"gripper fault 0x{fault:02X}: {r.FAULTS.get(fault, 'unknown')}")
-            if clock.now() >= deadline:
+            if clock.now() >= deadline and time.monotonic() >= wall_deadline:
                 raise DeviceTimeoutError(self.name, f"gripper {what} did not finish within {self.timeout_s:g} s")
             clock.sleep(POLL_S)
 

@@ -9,6 +9,7 @@ backoff, so a returning device is picked up without a restart.
 
 from __future__ import annotations
 
+import logging
 import termios
 import threading
 import time
@@ -21,6 +22,7 @@ import serial
 from powderlab.core.errors import DeviceDisconnectedError, DeviceTimeoutError, ValidationError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class BadReply(Exception):  # noqa: N818 - a signal between parser and link, never leaves the driver
@@ -89,6 +91,7 @@ class SerialLine:
                     exclusive=True,
                 )
             except (serial.SerialException, OSError, ValueError) as error:
+                log.warning("%s: cannot open serial port %s: %s", self.device, s.port, error)
                 self.last_error = str(error)
                 self._next_open = time.monotonic() + s.reopen_backoff_s
                 raise DeviceDisconnectedError(self.device, f"cannot open serial port {s.port}: {error}") from None
@@ -120,6 +123,13 @@ class SerialLine:
 
     # --- I/O ---
     def _fail(self, error: Exception) -> DeviceDisconnectedError:
+        log.warning(
+            "%s: serial port %s failed: %r; closed, reopening after %.1f s",
+            self.device,
+            self.settings.port,
+            error,
+            self.settings.reopen_backoff_s,
+        )
         self._drop()
         self.last_error = str(error)
         self._next_open = time.monotonic() + self.settings.reopen_backoff_s
