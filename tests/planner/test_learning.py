@@ -49,7 +49,7 @@ def test_no_reaction_far_above_the_tamman_temperatures_ends_the_target() -> None
         history.append(analysed(proposal.recipe, {"Co3O4": 0.4, "TiO2": 0.6}, len(history) + 1))
     temperatures = [a.recipe.heating.max_temperature_c for a in history]
     assert temperatures == sorted(temperatures) and len(set(temperatures)) == len(temperatures)  # hotter each time
-    assert len(history) == 3  # gave up before the budget of 5: twice nothing above the Tamman temperatures
+    assert len(history) < 5  # gave up before the budget: twice nothing reacted above the Tamman temperatures
     assert "no real driving force" in planner.explanations["CoTiO3"]
 
 

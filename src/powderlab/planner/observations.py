@@ -117,7 +117,7 @@ def read(observation: Observation, target: str, library: PhaseLibrary, thermo: T
         reading.verdict, reading.no_reaction = "cold", True
         reading.notes.append(
             f"{unreacted:.0%} unreacted although {observation.temperature_c:.0f} C is far above the Tamman "
-            "temperatures of the pairs"
+            "temperatures of the pairs: too cold, or no real driving force"
         )
     elif hot_loss:
         reading.verdict = "hot"

@@ -14,9 +14,9 @@ from powderlab.core.errors import PowderLabError
 from powderlab.core.recipes import MillingSettings, Recipe, a_lab_profile
 from powderlab.planner.inventory import Inventory, closed_elements
 
-MIN_TEMPERATURE_C = 500.0
+MIN_TEMPERATURE_C = 600.0
 MAX_TEMPERATURE_C = 1200.0  # the reference cell's box furnaces (FurnaceLimits)
-TAMMAN_MARGIN_C = 100.0  # above the Tamman temperature that starts the slowest pair
+TAMMAN_MARGIN_C = 200.0  # above the Tamman temperature that starts the slowest pair (benchmark: 100 C starts too cold)
 # Free oxides / carbonates known to evaporate or sublime when hot (CRC notes; A-Lab practice)
 VOLATILE_ELEMENTS = frozenset({"Li", "Na", "K", "Mo", "Bi", "V"})
 VOLATILE_CAP_C = 950.0
