@@ -136,34 +136,61 @@ def summary(runs: list[TargetRun]) -> dict[str, float]:
     }
 
 
+def planners_for(seed: int, only: str = "") -> dict[str, Callable[[], object]]:
+    planners: dict[str, Callable[[], object]] = {
+        "random precursors + temperature": lambda: RandomPlanner(seed),
+        "driving-force ranking, no learning": RankingPlanner,
+        "ARROWS-like active learning (ours)": ArrowsPlanner,
+    }
+    if only:
+        keep = {int(x) for x in only.split(",")}
+        planners = {k: v for i, (k, v) in enumerate(planners.items(), start=1) if i in keep}
+    return planners
+
+
+def run_world(seed: int, targets: list[str], budget: int, only: str = "") -> tuple[dict[str, list[TargetRun]], Lab]:
+    """Every planner (a fresh one) on every target in the world of one seed."""
+    lab = Lab(seed)
+    results: dict[str, list[TargetRun]] = {}
+    for label, factory in planners_for(seed, only).items():
+        planner = factory()
+        results[label] = [closed_loop(planner, lab, t, budget) for t in targets]
+        s = summary(results[label])
+        print(f"seed {seed}: {label}: {s['made']}/{len(targets)} made, {s['experiments']} experiments", flush=True)
+    return results, lab
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=0, help="targets: a seeded sample of the screened ones (0: all)")
     parser.add_argument("--budget", type=int, default=5, help="experiments per target")
     parser.add_argument("--seed", type=int, default=0, help="seed of the hidden world and of the target sample")
+    parser.add_argument("--other-seeds", default="1,2", help="more hidden worlds for a robustness table ('' none)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write docs/benchmarks.md")
     parser.add_argument(
         "--only", default="", help="comma-separated planner numbers to run (1 random, 2 ranking, 3 ours)"
     )
     args = parser.parse_args()
+    if args.only:
+        args.no_write = True
     start = time.perf_counter()
     targets, rejected = pick_targets(args.count, args.seed)
-    lab = Lab(args.seed)
-    planners: dict[str, Callable[[], object]] = {
-        "random precursors + temperature": lambda: RandomPlanner(args.seed),
-        "driving-force ranking, no learning": RankingPlanner,
-        "ARROWS-like active learning (ours)": ArrowsPlanner,
-    }
-    if args.only:
-        keep = {int(x) for x in args.only.split(",")}
-        planners = {k: v for i, (k, v) in enumerate(planners.items(), start=1) if i in keep}
-        args.no_write = True
-    results: dict[str, list[TargetRun]] = {}
-    for label, factory in planners.items():
-        planner = factory()
-        results[label] = [closed_loop(planner, lab, t, args.budget) for t in targets]
-        s = summary(results[label])
-        print(f"{label}: {s['made']}/{len(targets)} made, {s['experiments']} experiments", flush=True)
+    results, lab = run_world(args.seed, targets, args.budget, args.only)
+    others = []
+    for seed in [int(x) for x in args.other_seeds.split(",") if x.strip()]:
+        world, _ = run_world(seed, targets, args.budget, args.only)
+        for label, runs in world.items():
+            s = summary(runs)
+            others.append(
+                [
+                    seed,
+                    label,
+                    f"{s['made']} / {len(runs)}",
+                    f"{100 * s['rate']:.0f} %",
+                    s["experiments"],
+                    f"{s['per_success']:.2f}",
+                ]
+            )
     wall = time.perf_counter() - start
     rows = []
     for label, runs in results.items():
@@ -216,7 +243,19 @@ def main() -> None:
             f"- patterns analysed: {lab.analyses} (mean {lab.analysis_s / max(lab.analyses, 1):.2f} s each; "
             f"identical recipes share one result); wall time {wall:.0f} s",
             "",
-            "<details><summary>per target</summary>",
+            *(
+                [
+                    "Other hidden worlds (truth seeds; same targets and budget):",
+                    "",
+                    markdown_table(
+                        ["seed", "planner", "made", "success rate", "experiments", "experiments per success"], others
+                    ),
+                    "",
+                ]
+                if others
+                else []
+            ),
+            f"<details><summary>per target (seed {args.seed})</summary>",
             "",
             markdown_table(["target", *results.keys()], per_target),
             "",
