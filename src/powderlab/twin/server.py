@@ -71,13 +71,14 @@ class TwinServer:
                 self._listener.close()
             except OSError:
                 pass
+        for thread in self._threads:  # accept and time; client threads are daemons blocked in recv
+            if thread.name != "twin-client":
+                thread.join(timeout=2.0)
         for connection in list(self._connections):
             try:
                 connection.close()
             except OSError:
                 pass
-        for thread in self._threads:
-            thread.join(timeout=5.0)
         Path(self.address).unlink(missing_ok=True)
         key_path(self.address).unlink(missing_ok=True)
 
