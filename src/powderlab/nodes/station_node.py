@@ -24,7 +24,7 @@ import yaml
 from powderlab_interfaces import msg, srv
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import JointState
@@ -107,7 +107,10 @@ class StationNode(LifecycleNode):
             self.create_service(srv.GetPositions, "~/get_positions", self._on_get_positions, callback_group=self._group)
             self.create_service(srv.SetPosition, "~/set_position", self._on_set_position, callback_group=self._group)
         period = float(self.get_parameter("status_period_s").value)
-        self.create_timer(period, self.publish_status, callback_group=self._group, clock=WALL_CLOCK)
+        # Its own exclusive group, and a tick is skipped while a publish runs: on a loaded machine (or
+        # a slow serial status read) reentrant ticks piled up until every executor thread waited on
+        # the publish lock and none was left to take the transfer node's replies (a deadlock).
+        self.create_timer(period, self._status_tick, callback_group=MutuallyExclusiveCallbackGroup(), clock=WALL_CLOCK)
         self.publish_status()
 
     # --- lifecycle transitions ---
@@ -194,6 +197,12 @@ class StationNode(LifecycleNode):
         self._teardown()
 
     # --- status ---
+
+    def _status_tick(self) -> None:
+        """The periodic status: skipped when a publish is already under way."""
+        if self._publish_lock.locked():
+            return
+        self.publish_status()
 
     def publish_status(self) -> None:
         with self._publish_lock:
