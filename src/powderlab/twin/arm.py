@@ -33,6 +33,7 @@ JOINTS = 6
 FLANGE_LINK = 6
 FINGER_JOINTS = (7, 8)
 ARM_JOINTS = (0, 1, 2, 3, 4, 5)
+ALL_JOINTS = (*ARM_JOINTS, *FINGER_JOINTS)
 PENETRATION_M = 0.001  # contacts deeper than this are collisions
 CHECK_STEP_RAD = 0.04  # joint-space spacing of collision samples
 GRIPPER_TIME_S = 0.4
@@ -182,6 +183,11 @@ class ArmModel:
         """All six joints in one call (the hot path of physics mode)."""
         pybullet.resetJointStatesMultiDof(self.body, ARM_JOINTS, [[float(v)] for v in q], physicsClientId=self._cid)
 
+    def _set_all(self, q: np.ndarray) -> None:
+        """Arm joints and fingers in one call (physics mode: every step)."""
+        values = [[float(v)] for v in q] + [[v] for v in self._fingers]
+        pybullet.resetJointStatesMultiDof(self.body, ALL_JOINTS, values, physicsClientId=self._cid)
+
     def _carry(self) -> None:
         """Kinematic carrying: put the held item at its offset from the flange."""
         assert self.held is not None and self._held_offset is not None
@@ -227,11 +233,8 @@ class ArmModel:
         if self.world.mode == "physics":
             if self.world.time < self.gripper_busy_until:
                 self._step_fingers(t - self.world.time)
-            pybullet.resetJointStatesMultiDof(
-                self.body, FINGER_JOINTS, [[v] for v in self._fingers], physicsClientId=self._cid
-            )
-            if self.motion is None:
-                self._apply(self.q)  # a position-controlled arm holds still
+            if self.motion is None:  # a position-controlled arm holds still
+                self._set_all(self.q)
         if self.motion is None:
             if self.held is not None and self._constraint is None:
                 self._carry()
@@ -247,7 +250,10 @@ class ArmModel:
             self.motion, self.protective_stop = None, True
             return
         self.q = np.array(self.motion.at(t))
-        self._apply(self.q)
+        if self.world.mode == "physics":
+            self._set_all(self.q)
+        else:
+            self._apply(self.q)
         if t >= self.motion.times[-1]:
             self.motion = None
 
