@@ -22,6 +22,7 @@ from typing import Any
 from powderlab.core.errors import DeviceDisconnectedError, DeviceError, ErrorCode
 
 CONTROL = "__twin__"
+RECONNECT_TIMEOUT_S = 1.0
 
 
 def default_address() -> str:
@@ -87,12 +88,16 @@ class TwinLink:
         self._local = threading.local()
         self._all: list[Connection] = []
         self._lock = threading.Lock()
+        self._ever_connected = False
 
     def _connection(self, name: str) -> Connection:
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             return connection
-        deadline = time.monotonic() + self.connect_timeout_s
+        # The first connection waits for the twin to come up; once it was there, a missing twin is
+        # reported at once (a stopped lab must not hang its status timers for connect_timeout_s).
+        wait_s = self.connect_timeout_s if not self._ever_connected else RECONNECT_TIMEOUT_S
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 key = key_path(self.address).read_bytes()
@@ -105,6 +110,7 @@ class TwinLink:
                     ) from None
                 time.sleep(0.1)
         self._local.connection = connection
+        self._ever_connected = True
         with self._lock:
             self._all.append(connection)
         return connection
