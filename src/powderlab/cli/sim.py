@@ -15,6 +15,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sim", help="run the whole lab end to end on the embedded default")
     parser.add_argument("--recipe", default=None, help="recipe YAML (default: sim/recipes/licoo2.yaml)")
     parser.add_argument("--time-factor", type=float, default=2000.0, help="sim seconds per wall second")
+    parser.add_argument(
+        "--backend",
+        choices=("mock", "sim"),
+        default="mock",
+        help="mock devices, or the PyBullet digital twin (default: %(default)s)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -25,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     sample_args = argparse.Namespace(
         recipe=recipe,
         sample_id=None,
-        backend="mock",
+        backend=args.backend,
         site="default",
         params_file=None,
         namespace="",
