@@ -33,6 +33,7 @@ from powderlab.planner.recipes import (
 )
 
 LONG_DWELL_H = 12.0
+DECOMPOSITION_AWARE = True
 PENDING = ("planned", "running")
 
 ARROWS_PLANNER = "arrows (driving-force ranking + active learning from analysed XRD)"
@@ -270,8 +271,9 @@ class ArrowsPlanner(_Base):
         same = [(o, r) for o, r in analysed if sorted(o.precursors) == sorted(current.precursors)]
         low, high = self._window(same)
         steps = self._next_conditions(last_obs, last, same)
-        for raw_c, dwell, why in steps:
+        for raw_c, dwell, step_why in steps:
             temperature = round_temperature(raw_c)
+            temperature, why = self._below_decomposition(current, last_obs.temperature_c, temperature, same, step_why)
             same_t_longer = temperature == last_obs.temperature_c and dwell != last_obs.dwell_h
             if not low < temperature < high and not same_t_longer:
                 continue
@@ -285,6 +287,29 @@ class ArrowsPlanner(_Base):
             f"{' + '.join(current.precursors)} has no untried condition in "
             f"{max(low, MIN_TEMPERATURE_C - 1):.0f}-{min(high, MAX_TEMPERATURE_C + 1):.0f} C",
         )
+
+    def _below_decomposition(
+        self,
+        chosen: PrecursorSet,
+        last_c: float,
+        next_c: float,
+        same: list[tuple[Observation, Reading]],
+        why: str,
+    ) -> tuple[float, str]:
+        """A step up that would cross a precursor's decomposition temperature (e.g. Co3O4 -> CoO at
+        895 C) first tries just below it: the window with the original phase may be narrow."""
+        if not DECOMPOSITION_AWARE or next_c <= last_c:
+            return next_c, why
+        for name in chosen.precursors:
+            thermal = self.library.get(name).thermal
+            decomposition = thermal.get("decomposition_c")
+            if decomposition is None or thermal.get("melting_c"):
+                continue
+            below = round_temperature(float(decomposition) - 25.0)
+            tried_between = any(last_c < o.temperature_c < float(decomposition) for o, _ in same)
+            if last_c < below < next_c and not tried_between:
+                return below, f"{why}; first just below {name}'s decomposition ({float(decomposition):.0f} C)"
+        return next_c, why
 
     @staticmethod
     def _window(same: list[tuple[Observation, Reading]]) -> tuple[float, float]:
