@@ -79,3 +79,14 @@ def test_the_queue_marks_a_target_exhausted_when_its_budget_is_spent() -> None:
     assert service.target("BaTiO3").status == "exhausted"
     assert service.propose("BaTiO3") is None
     assert "budget" in service.queue()[0]["last_reason"]
+
+
+def test_heating_up_tries_just_below_a_precursor_decomposition_first() -> None:
+    target = Target("CoTiO3", budget=5)
+    planner = ArrowsPlanner()
+    first = planner.next_recipe(target, [])
+    assert first.recipe.heating.max_temperature_c == 700.0
+    cold = [analysed(first.recipe, {"Co3O4": 0.4, "TiO2": 0.6})]
+    proposal = planner.next_recipe(target, cold)
+    assert proposal.recipe.heating.max_temperature_c == 850.0  # Co3O4 -> CoO at 895 C
+    assert "Co3O4's decomposition" in proposal.reason
