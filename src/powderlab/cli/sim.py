@@ -1,7 +1,8 @@
 """`powderlab sim`: the main job: the whole lab on an embedded default, end to end.
 
-For now: the lab on the mock backend on accelerated sim time, one sample of the default recipe
-through every station, then a clean stop.
+The lab on the PyBullet digital twin (sim backend, kinematic mode) on accelerated sim time, one
+sample of the default recipe through every station, then a clean stop (`--backend mock`: the mock
+devices instead).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--backend",
         choices=("mock", "sim"),
-        default="mock",
-        help="mock devices, or the PyBullet digital twin (default: %(default)s)",
+        default="sim",
+        help="the PyBullet digital twin, or mock devices (default: %(default)s)",
     )
     parser.set_defaults(handler=run)
 
