@@ -77,7 +77,12 @@ class EmulatorProcess:
 
     def __init__(self, site: str, log_path: Path, time_factor: float = 1.0) -> None:
         self.log_path = log_path
+        from powderlab.drivers.real.variables import lookup
+
+        # the dir and port the lab's drivers will expand the profile with, named on the command line so
+        # `ps` (and a test looking for leftovers) can tell which cell this emulator serves
         command = [sys.executable, "-m", "powderlab", "emulate", "--site", site]
+        command += ["--dir", lookup("POWDERLAB_EMULATOR_DIR"), "--opcua-port", lookup("POWDERLAB_OPCUA_PORT")]
         if time_factor > 0:
             command += ["--time-factor", f"{time_factor:g}"]
         log_path.parent.mkdir(parents=True, exist_ok=True)

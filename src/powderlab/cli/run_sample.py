@@ -42,6 +42,7 @@ def load_recipe(path: str):
 
 def run(args: argparse.Namespace) -> int:
     from powderlab.bringup.session import LabSession
+    from powderlab.cli.up import start_emulators
     from powderlab.core.errors import PowderLabError
     from powderlab.core.site import SiteProfile
     from powderlab.nodes.lab_client import LabClient
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     sample_id = args.sample_id or f"{recipe.recipe_id}-{time.strftime('%Y%m%d-%H%M%S')}"
     session = None
+    emulators = None
     if args.backend:
         if not args.time_factor:
             args.time_factor = DEFAULT_TIME_FACTOR[args.backend]
@@ -60,7 +62,14 @@ def run(args: argparse.Namespace) -> int:
             f"{session.run_dir})",
             flush=True,
         )
-        client = session.start()
+        # an emulated site (`emulated: true`) is served by `powderlab emulate`, started as `up` does
+        emulators = start_emulators(args, session.run_dir, "powderlab run-sample")
+        try:
+            client = session.start()
+        except BaseException:
+            if emulators is not None:
+                emulators.stop()
+            raise
         site = manifest.site
     else:
         client = LabClient(args.namespace)
@@ -84,4 +93,6 @@ def run(args: argparse.Namespace) -> int:
             session.stop()
         else:
             client.close()
+        if emulators is not None:
+            emulators.stop()  # after the nodes, which close their links first
     return code

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         f"(site '{manifest.site.name}', logs in {session.run_dir})",
         flush=True,
     )
-    emulators = _start_emulators(args, session.run_dir)
+    emulators = start_emulators(args, session.run_dir)
     try:
         client = session.start()
     except Exception as error:
@@ -92,13 +92,16 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def _start_emulators(args: argparse.Namespace, run_dir: Path):  # type: ignore[no-untyped-def]
-    """For --backend real on an emulated site profile: `powderlab emulate` as a child (ADR 0030)."""
+def start_emulators(args: argparse.Namespace, run_dir: Path, command: str = "powderlab up"):  # type: ignore[no-untyped-def]
+    """For --backend real on an emulated site profile: `powderlab emulate` as a child (ADR 0030).
+
+    None for any other backend or profile; also used by `powderlab run-sample --backend real`.
+    """
     from powderlab.cli.emulate import EmulatorProcess, emulated_site
 
     if args.backend != "real" or not emulated_site(args.site):
         return None
     emulators = EmulatorProcess(args.site, Path(run_dir) / "emulators.log", args.time_factor)
     emulators.wait_ready()
-    print(f"powderlab up: emulators for site '{args.site}' serve (log {Path(run_dir) / 'emulators.log'})", flush=True)
+    print(f"{command}: emulators for site '{args.site}' serve (log {Path(run_dir) / 'emulators.log'})", flush=True)
     return emulators

@@ -207,7 +207,10 @@ class StationNode(LifecycleNode):
     def publish_status(self) -> None:
         with self._publish_lock:
             now = self.clock.now()
-            if self.station is None:
+            # one look at the station: cleanup / shutdown (_teardown) sets it to None from another thread,
+            # possibly while the furnace readings of a status tick are on the serial line
+            station = self.station
+            if station is None:
                 message = msg.StationStatus(
                     stamp=stamp(now),
                     station=self.station_name,
@@ -216,8 +219,8 @@ class StationNode(LifecycleNode):
                     mode=msg.StationStatus.MODE_INACTIVE,
                 )
             else:
-                furnaces = self.station.readings() if isinstance(self.station, FurnaceStation) else None
-                message = status_to_msg(self.station.status(), self._lifecycle, now, furnaces)
+                furnaces = station.readings() if isinstance(station, FurnaceStation) else None
+                message = status_to_msg(station.status(), self._lifecycle, now, furnaces)
                 if not self._active:
                     message.mode = msg.StationStatus.MODE_INACTIVE
             if self.context.ok():  # not after rclpy shut down (operations may end during exit)
