@@ -1,31 +1,38 @@
 """`powderlab sim`: the main job: the whole lab on an embedded default, end to end.
 
-The lab on the PyBullet digital twin (sim backend, kinematic mode) on accelerated sim time, one
-sample of the default recipe through every station, then a clean stop (`--backend mock`: the mock
-devices instead).
+Default (--backend sim): a campaign on the PyBullet digital twin (kinematic mode) through the
+autonomy node, every node its own process on the twin's accelerated /clock: the AI planner
+(arrows) and the real XRD analysis (chemistry) on the targets of sim/campaigns/twin.yaml, to the
+end, then the campaign report (HTML + JSON). --backend mock: one sample of the default recipe
+through every station on the mock devices (the former `make sim`).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 
 from powderlab.core.resources import data_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("sim", help="run the whole lab end to end on the embedded default")
-    parser.add_argument("--recipe", default=None, help="recipe YAML (default: sim/recipes/licoo2.yaml)")
+    parser.add_argument("--recipe", default=None, help="--backend mock: recipe YAML (default: sim/recipes/licoo2.yaml)")
+    parser.add_argument("--targets", default=None, help="targets YAML (default: sim/campaigns/twin.yaml)")
+    parser.add_argument("--report", default=None, help="write campaign.json/.html here (default: a temp folder)")
     parser.add_argument("--time-factor", type=float, default=2000.0, help="sim seconds per wall second")
     parser.add_argument(
         "--backend",
         choices=("mock", "sim"),
         default="sim",
-        help="the PyBullet digital twin, or mock devices (default: %(default)s)",
+        help="the PyBullet digital twin (a campaign), or mock devices (one sample) (default: %(default)s)",
     )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "sim":
+        return _campaign(args)
     from powderlab.cli import run_sample
 
     recipe = args.recipe or str(data_path("sim", "recipes", "licoo2.yaml"))
@@ -42,3 +49,25 @@ def run(args: argparse.Namespace) -> int:
         run_dir=None,
     )
     return run_sample.run(sample_args)
+
+
+def _campaign(args: argparse.Namespace) -> int:
+    from powderlab.cli import campaign
+
+    campaign_args = argparse.Namespace(
+        targets=args.targets or str(data_path("sim", "campaigns", "twin.yaml")),
+        backend="sim",
+        lab="ros",
+        seed=0,
+        site="default",
+        planner="arrows",
+        analyzer="chemistry",
+        database=None,
+        campaign_id=None,
+        report=args.report or tempfile.mkdtemp(prefix="powderlab-sim-"),
+        no_plots=False,
+        time_factor=args.time_factor,
+        max_days=60.0,
+        json=False,
+    )
+    return campaign.run(campaign_args)
