@@ -22,9 +22,9 @@ from powderlab.dashboard.auth import add_user
 from powderlab.nodes.lab_client import LabClient
 
 TIME_FACTOR = 200.0
-# The lab behind the dashboard tests. Once the twin is merged, "sim" runs the same tests (the
-# browser test's "jog a joint and see it change in the twin") with nothing else changed.
-DASHBOARD_BACKEND = os.environ.get("POWDERLAB_DASHBOARD_BACKEND", "mock")
+# The lab behind the dashboard tests: the digital twin, so the browser test jogs a joint and sees
+# it change in the twin (POWDERLAB_DASHBOARD_BACKEND=mock runs the same tests on mock devices).
+DASHBOARD_BACKEND = os.environ.get("POWDERLAB_DASHBOARD_BACKEND", "sim")
 USER, PASSWORD = "alice", "alice-password"
 CAMERA_TOPIC = "test/camera"
 
@@ -109,7 +109,7 @@ def dashboard_lab(tmp_path_factory):
     command_log = run_dir / "commands.jsonl"
     manifest = build_manifest(
         DASHBOARD_BACKEND,
-        time_factor=TIME_FACTOR if DASHBOARD_BACKEND == "mock" else 0.0,
+        time_factor=TIME_FACTOR,  # the twin paced like the mock clock: a scan takes seconds, not 8 min
         state_dir=run_dir,
         dashboard={
             "port": port,

@@ -14,13 +14,16 @@ import time
 
 import pytest
 from PIL import Image as PilImage
+from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image, Joy
 from std_srvs.srv import SetBool
 
+from powderlab.core.errors import ErrorCode
 from powderlab.nodes.qos import LATCHED
 from tests.dashboard.conftest import CAMERA_TOPIC, USER, Api, joints
+from tests.ros.conftest import sample, transfer_goal
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -171,7 +174,15 @@ def test_camera_frames_are_served_as_jpeg(dashboard_lab, api, helper):
 
 def test_start_a_scan_and_see_its_pattern_and_fit(dashboard_lab, api, helper):
     api.login()
-    started = api.command(command="measure_xrd", source="storage/5", destination="done/5")
+    # powder in the crucible first: the twin's diffractometer sees only what is really in the holder
+    client = dashboard_lab.client
+    moved = client.run("transfer", "transfer", transfer_goal("crucible_05", "storage/5", "dosing/balance"), 120.0)
+    assert moved.error_code == ErrorCode.NONE, moved.error_msg
+    powders = [msg.PowderDose(powder="TiO2", target_mg=150.0)]
+    dose = actions.Dose.Goal(sample=sample("crucible_05", "S-scan"), powders=powders)
+    dosed = client.run("dosing", "dose", dose, 120.0)
+    assert dosed.error_code == ErrorCode.NONE, dosed.error_msg
+    started = api.command(command="measure_xrd", source="dosing/balance", destination="done/5")
     assert started["ok"], started
     state = api.wait(lambda s: len(s["patterns"]) > 0, timeout_s=90, what="a pattern")
     pattern = api.get(f"api/pattern/{state['patterns'][-1]['id']}")
