@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 def _campaign(args: argparse.Namespace) -> int:
     from powderlab.cli import campaign
 
+    report = args.report or tempfile.mkdtemp(prefix="powderlab-sim-")
     campaign_args = argparse.Namespace(
         targets=args.targets or str(data_path("sim", "campaigns", "twin.yaml")),
         backend="sim",
@@ -64,10 +65,12 @@ def _campaign(args: argparse.Namespace) -> int:
         analyzer="chemistry",
         database=None,
         campaign_id=None,
-        report=args.report or tempfile.mkdtemp(prefix="powderlab-sim-"),
+        report=report,
         no_plots=False,
         time_factor=args.time_factor,
         max_days=60.0,
         json=False,
     )
-    return campaign.run(campaign_args)
+    code = campaign.run(campaign_args)
+    print(f"campaign report: {report}/campaign.html and {report}/campaign.json", flush=True)
+    return code
