@@ -266,7 +266,9 @@ def test_keyboard_teleop_in_a_terminal(dashboard_lab):
             process.kill()
         os.close(main_fd)
     after = joints(client, "arm_b")
-    assert after[0] > before[0] + 0.05  # three steps of 0.5 x 0.5 rad/s x 0.1 s, plus the tool step
+    # up to three steps of 0.5 x 0.5 rad/s x 0.1 s, plus the tool step; a key pressed while the previous
+    # step is still moving the twin's arm is dropped (one jog in flight, as on the dashboard)
+    assert after[0] > before[0] + 0.02
     assert "jog arm_b by keyboard:pytest" in dashboard_lab.log_of("transfer")
 
 

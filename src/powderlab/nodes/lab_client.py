@@ -292,9 +292,12 @@ class LabClient:
         action: str,
         goal: Any,
         feedback: Callable[[Any], None] | None = None,
-        timeout_s: float = 10.0,
+        timeout_s: float = 30.0,
     ) -> GoalRun:
-        """Send a goal; StationUnavailableError if the station is not there or rejects it."""
+        """Send a goal; StationUnavailableError if the station is not there or rejects it.
+
+        30 s for the goal response: on a loaded two-core lab computer 10 s was seen to pass.
+        """
         client = self._action_client(station, action)
         if not client.wait_for_server(timeout_sec=timeout_s):
             raise StationUnavailableError(f"action {station}/{action} not available within {timeout_s:g} s")
