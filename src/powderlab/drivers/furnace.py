@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar
 
+from powderlab.core.errors import InterlockError
 from powderlab.core.recipes import FurnaceLimits, HeatingProfile
 from powderlab.drivers.base import Device
 
@@ -70,6 +71,18 @@ class Furnace(Device):
     @abc.abstractmethod
     def set_door(self, open_: bool, timeout_s: float = 30.0) -> None:
         """Drive the door open or closed and wait for the limit switch. Idempotent."""
+
+    def check_door_may_open(self, program_running: bool) -> None:
+        """The door interlock every backend enforces: no program running, chamber at or below the safe
+        door temperature. InterlockError names what holds the door."""
+        if program_running:
+            raise InterlockError(self.name, "door stays closed while a program runs; stop the program first")
+        temperature = self.temperature_c()
+        safe = self.limits.safe_door_temperature_c
+        if temperature > safe:
+            raise InterlockError(
+                self.name, f"door stays closed at {temperature:.0f} C; it opens at or below {safe:.0f} C"
+            )
 
     @abc.abstractmethod
     def start_program(self, profile: HeatingProfile) -> None:

@@ -109,14 +109,7 @@ class MockFurnace(MockConnection, Furnace):
             return
         if open_:
             self._settle()
-            if self._program is not None:
-                raise InterlockError(self.name, "door stays closed while a program runs; stop the program first")
-            temperature = self.temperature_c()
-            safe = self.limits.safe_door_temperature_c
-            if temperature > safe:
-                raise InterlockError(
-                    self.name, f"door stays closed at {temperature:.0f} C; it opens at or below {safe:.0f} C"
-                )
+            self.check_door_may_open(self._program is not None)
         if self._door_jammed:
             self.clock.sleep(timeout_s)
             raise DeviceError(self.name, f"door did not reach {wanted.name.lower()} within {timeout_s:g} s (jammed)")

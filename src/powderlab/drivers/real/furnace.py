@@ -126,14 +126,7 @@ class EurothermFurnace(Furnace):
         if self.door() is wanted:
             return
         if open_:
-            if self.program().running:
-                raise InterlockError(self.name, "door stays closed while a program runs; stop the program first")
-            temperature = self.temperature_c()
-            safe = self.limits.safe_door_temperature_c
-            if temperature > safe:
-                raise InterlockError(
-                    self.name, f"door stays closed at {temperature:.0f} C; it opens at or below {safe:.0f} C"
-                )
+            self.check_door_may_open(self.program().running)
         self.plc.write_bool("door_open_request", open_)
         switch = "door_open" if open_ else "door_closed"
         try:

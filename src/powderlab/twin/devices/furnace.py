@@ -118,14 +118,7 @@ class TwinFurnace(TwinDevice, Furnace):
             if self._door_state() is wanted:
                 return
             if open_:
-                if self._program is not None:
-                    raise InterlockError(self.name, "door stays closed while a program runs; stop the program first")
-                temperature = self.temperature_c()
-                safe = self.limits.safe_door_temperature_c
-                if temperature > safe:
-                    raise InterlockError(
-                        self.name, f"door stays closed at {temperature:.0f} C; it opens at or below {safe:.0f} C"
-                    )
+                self.check_door_may_open(self._program is not None)
             self._door_target = 1.0 if open_ else 0.0
         reached = self.world.wait_until(lambda: self._door_state() is wanted, timeout_s)
         if not reached:
