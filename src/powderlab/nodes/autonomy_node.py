@@ -35,7 +35,7 @@ from powderlab.core.site import SiteProfile
 from powderlab.nodes.autonomy_client import progress_to_msg
 from powderlab.nodes.qos import LATCHED, WALL_CLOCK
 from powderlab.nodes.ros_lab_port import RosLabPort
-from powderlab.nodes.station_node import spin_node
+from powderlab.nodes.station_node import run_node
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "site": ("default", "site profile: a name in hardware/ or a path"),
@@ -212,15 +212,7 @@ class AutonomyNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    try:
-        node = AutonomyNode()
-    except PowderLabError as error:
-        print(f"autonomy_node: {error}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    spin_node(node, threads=8)
-    return 0
+    return run_node(AutonomyNode, "autonomy_node", args, threads=8)
 
 
 if __name__ == "__main__":

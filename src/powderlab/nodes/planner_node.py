@@ -12,7 +12,6 @@ import sys
 import threading
 from typing import Any
 
-import rclpy
 import yaml
 from powderlab_interfaces import msg, srv
 from rcl_interfaces.msg import ParameterDescriptor
@@ -24,7 +23,7 @@ from powderlab.core.recipes import Recipe
 from powderlab.nodes.conversions import profile_to_msgs, scan_to_msg
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.qos import LATCHED
-from powderlab.nodes.station_node import spin_node
+from powderlab.nodes.station_node import run_node
 from powderlab.planner.inventory import Inventory
 from powderlab.planner.service import PlannerService
 
@@ -205,15 +204,7 @@ class PlannerClient:
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    try:
-        node = PlannerNode()
-    except PowderLabError as error:
-        print(f"planner_node: {error}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    spin_node(node, threads=4)
-    return 0
+    return run_node(PlannerNode, "planner_node", args, threads=4)
 
 
 if __name__ == "__main__":

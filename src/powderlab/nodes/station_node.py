@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import rclpy
@@ -469,16 +470,21 @@ def spin_node(node: Any, threads: int = 8) -> None:
         rclpy.try_shutdown()
 
 
-def main(args: list[str] | None = None) -> int:
+def run_node(make_node: Callable[[], Any], label: str, args: list[str] | None, threads: int) -> int:
+    """A node process: init rclpy, build the node (a PowderLabError is printed, exit code 2), spin it."""
     rclpy.init(args=args if args is not None else sys.argv)
     try:
-        node = StationNode()
+        node = make_node()
     except PowderLabError as error:
-        print(f"station_node: {error}", file=sys.stderr)
+        print(f"{label}: {error}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    spin_node(node, threads=16)
+    spin_node(node, threads=threads)
     return 0
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(StationNode, "station_node", args, threads=16)
 
 
 if __name__ == "__main__":
