@@ -207,3 +207,35 @@ def test_full_furnaces_and_racks_never_deadlock(tmp_path: Path) -> None:
         assert removed, "the done rack filled up and was emptied"
     finally:
         campaign.close()
+
+
+def test_a_crash_while_a_campaign_is_created_leaves_no_half_campaign(tmp_path: Path, monkeypatch) -> None:
+    """The campaign row and its initial targets commit together: a crash in between writes neither."""
+    database = tmp_path / "c.sqlite"
+    campaign = local_campaign([], database, "atomic", seed=3)
+    try:
+        real_add_target = campaign.store.add_target
+        added = []
+
+        def add_target_then_crash(campaign_id, record):
+            if added:
+                raise RuntimeError("power cut while the second target was written")
+            added.append(record.id)
+            real_add_target(campaign_id, record)
+
+        monkeypatch.setattr(campaign.store, "add_target", add_target_then_crash)
+        with pytest.raises(RuntimeError, match="power cut"):
+            campaign.engine.open(small_targets())
+        assert campaign.store.campaign("atomic") is None
+        assert campaign.store.rows(tables.targets, "atomic") == []
+        assert campaign.store.rows(tables.events, "atomic") == []
+    finally:
+        campaign.close()
+    again = local_campaign([], database, "atomic", seed=3)
+    try:
+        again.engine.open(small_targets())  # the restart sees a new campaign and writes all of it
+        assert again.store.campaign("atomic") is not None
+        formulas = [row["formula"] for row in again.store.rows(tables.targets, "atomic")]
+        assert formulas == [t.formula for t in small_targets()] and len(formulas) == 3
+    finally:
+        again.close()

@@ -174,8 +174,13 @@ class CampaignEngine:
             return False
         return all(s.closed and (s.analysed or s.status is not SampleStatus.MEASURED) for s in self.samples.values())
 
-    def open(self) -> None:
-        """Create the campaign's records, or reload them and reconcile with the lab (recovery)."""
+    def open(self, initial_targets: Sequence[Target] = ()) -> None:
+        """Create the campaign's records, or reload them and reconcile with the lab (recovery).
+
+        A new campaign and its initial targets are written in one transaction: a crash
+        between the two would leave a resumable campaign with no (or only some) targets.
+        On resume, initial_targets are ignored (the stored ones are the truth).
+        """
         now = self.port.now()
         existing = self.store.campaign(self.cid)
         if existing is None:
@@ -184,15 +189,17 @@ class CampaignEngine:
                 analyzer=self.analyzer.name,
                 furnace_slots=sum(len(slots) for slots in self.cell.furnaces.values()),
             )
-            self.store.create_campaign(
-                self.cid, self.config.name or self.cid, self.config.seed, self.config.to_dict(), now
-            )
+            with self.store.atomic():
+                self.store.create_campaign(
+                    self.cid, self.config.name or self.cid, self.config.seed, self.config.to_dict(), now
+                )
+                self._event(
+                    "campaign",
+                    f"campaign {self.cid} created (planner: {self.planner.name}, analyzer: {self.analyzer.name})",
+                )
+                self._add_targets(list(initial_targets))
             self.sim_start = now
             self._sync_positions(correct=False)
-            self._event(
-                "campaign",
-                f"campaign {self.cid} created (planner: {self.planner.name}, analyzer: {self.analyzer.name})",
-            )
         else:
             self.sim_start = existing["sim_start"] or now
             self._marked_finished = existing["status"] == "finished"

@@ -107,9 +107,8 @@ class AutonomyNode(Node):
         try:
             self._wait_for_lab()
             new = self.store.campaign(self.engine.cid) is None
-            self.engine.open()
-            if new and self._targets_file:
-                self.engine.submit(load_targets(self._targets_file).targets)
+            initial = load_targets(self._targets_file).targets if new and self._targets_file else []
+            self.engine.open(initial)
             self.get_logger().info(f"campaign {self.engine.cid} open ({'new' if new else 'resumed'})")
             while not self._stop.is_set() and rclpy.ok(context=self.context):
                 self.engine.step()
