@@ -60,7 +60,7 @@ def arm_urdf() -> str:
     parts = ['<?xml version="1.0"?>', '<robot name="ur5e_gripper">']
     parts.append(
         f'<link name="base_link">{_inertial(4.0)}'
-        f'{_cylinder(0.075, 0.02, (0, 0, 0.01), (0, 0, 0), "0.3 0.3 0.35 1")}</link>'
+        f"{_cylinder(0.075, 0.02, (0, 0, 0.01), (0, 0, 0), '0.3 0.3 0.35 1')}</link>"
     )
     parent = "base_link"
     pre = (0.0, 0.0, 0.0, 0.0)  # (a, d, alpha) of the previous link: where this joint sits
