@@ -2,15 +2,18 @@
 
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from powderlab.core.clock import VirtualClock
-from powderlab.core.errors import ErrorCode, UnknownResourceError
+from powderlab.core.errors import DeviceError, ErrorCode, UnknownResourceError
 from powderlab.core.recipes import HeatingProfile, HeatingSegment, SegmentKind
 from powderlab.drivers import sim
+from powderlab.drivers.arm import Height
 from powderlab.drivers.sim.link import CONTROL
 from powderlab.twin.server import TwinServer
 from powderlab.twin.world import World
@@ -63,3 +66,35 @@ def test_unknown_device_and_command_are_named(running_twin):
         link.call("furnace_1", "_program")
     assert error.value.code is ErrorCode.UNKNOWN_RESOURCE
     link.close()
+
+
+def test_a_stop_during_a_move_ends_the_move_canceled_not_as_if_it_arrived(running_twin):
+    world, server = running_twin
+    devices = sim.build_devices(world.site.station("transfer"), VirtualClock(), {"twin_address": server.address})
+    arm, other = (
+        devices["arm_a"],
+        sim.build_devices(world.site.station("transfer"), VirtualClock(), {"twin_address": server.address})["arm_a"],
+    )
+    arm.connect()
+    other.connect()
+    outcome: list[BaseException | None] = []
+
+    def move() -> None:
+        try:
+            arm.move_to("storage/1", Height.APPROACH, speed=0.05)  # slow: many seconds of sim time
+            outcome.append(None)
+        except DeviceError as error:
+            outcome.append(error)
+
+    mover = threading.Thread(target=move)
+    mover.start()
+    assert until(lambda: world.arms["arm_a"].motion is not None)
+    other.safe_stop()  # another connection stops the arm (a station's safe stop, an e-stop)
+    mover.join(60.0)
+    assert len(outcome) == 1 and isinstance(outcome[0], DeviceError), outcome
+    assert outcome[0].code is ErrorCode.CANCELED and "storage/1" in str(outcome[0])
+    tcp = world.arms["arm_a"].tcp_world()
+    assert np.linalg.norm(tcp - world.arms["arm_a"].tcp_point("storage/1", Height.APPROACH)) > 0.01  # not there
+    for device in (arm, other):
+        device.disconnect()
+        device.link.close()

@@ -11,6 +11,7 @@ from powderlab.stations.dosing import DoseRequest
 from powderlab.stations.furnace import HeatRequest, LoadRequest, UnloadRequest
 from powderlab.stations.transfer import TransferRequest
 from powderlab.stations.xrd import MeasureRequest
+from powderlab.twin.arm import ArmModel
 
 SAMPLE = SampleRef("S1", "crucible_01")
 QUICK_SCAN = ScanSettings(10.0, 80.0, 0.05, 60.0)
@@ -80,3 +81,31 @@ def test_heat_records_the_true_temperature_and_the_chemistry_reacts(kinematic_la
     unheated = {world.chemistry.model.library.find(name).phase_id for name in ("Li2CO3", "Co3O4")}
     assert set(phases) != unheated  # something reacted or decomposed
     assert sum(phases.values()) < 370.0 + 803.0  # CO2 (and O2) left as gas
+
+
+def test_a_joint_is_never_clipped_at_its_limit_into_another_pose():
+    """The turn nearest the reference lies past -2 pi: the other turn is taken, not a clipped angle."""
+    q = np.array([-0.921, -1.394, 2.176, -2.352, -1.571, -1.857])
+    reference = np.array([-4.412, -1.53, 2.335, -2.375, -1.571, -1.901])
+    turned = ArmModel.nearest_turn(q, reference)
+    assert np.all(np.abs(turned) <= 2 * np.pi)
+    assert np.allclose(np.cos(turned), np.cos(q)) and np.allclose(np.sin(turned), np.sin(q))  # the same pose
+    assert turned[0] == pytest.approx(-0.921)  # -7.204 is past the limit; -6.283 would be another pose
+    assert ArmModel.nearest_turn(np.array([-0.1] * 6), np.array([6.0] * 6)) == pytest.approx([2 * np.pi - 0.1] * 6)
+
+
+def test_an_arm_reaches_a_position_again_after_a_long_way_round(kinematic_lab):
+    """Joint 1 near its limit after a milling -> buffer move: the balance is still reached (was 40 cm off)."""
+    lab, world = kinematic_lab, kinematic_lab.world
+    first, second = SampleRef("S1", "crucible_01"), SampleRef("S2", "crucible_02")
+    moves = [
+        (first, "storage/1", "milling/clamp"),
+        (second, "storage/2", "dosing/balance"),
+        (first, "milling/clamp", "buffer/1"),  # leaves joint 1 at about -4.4 rad
+        (second, "dosing/balance", "milling/clamp"),
+    ]
+    for sample, source, destination in moves:
+        moved = lab["transfer"].run("transfer", TransferRequest(sample, source, destination))
+        assert moved.ok, f"{source} -> {destination}: {moved.message}"
+        assert lab.error_mm(sample.labware_id, destination) < PLACE_TOLERANCE_MM
+    assert world.items["crucible_02"].position == "milling/clamp"

@@ -18,7 +18,6 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg, srv
-from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
@@ -34,6 +33,7 @@ from powderlab.core.errors import (
     UnknownResourceError,
     ValidationError,
 )
+from powderlab.nodes.action_client import LockedActionClient
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.qos import ESTOP_SERVICE, HEALTH_TOPIC, LATCHED, MANAGE_SERVICE, POSITIONS_TOPIC, RESET_SERVICE
 
@@ -79,7 +79,7 @@ class LabClient:
         name = node_name or f"powderlab_client_{uuid.uuid4().hex[:8]}"
         self.node = rclpy.create_node(name, namespace=namespace, context=self.context)
         self._group = ReentrantCallbackGroup()
-        self._action_clients: dict[tuple[str, str], ActionClient] = {}
+        self._action_clients: dict[tuple[str, str], LockedActionClient] = {}
         self._latest: dict[str, Any] = {}
         self._events: dict[str, threading.Event] = {}
         self._subscribe(HEALTH_TOPIC, msg.LabHealth)
@@ -276,12 +276,12 @@ class LabClient:
 
     # --- actions ---
 
-    def _action_client(self, station: str, action: str) -> ActionClient:
+    def _action_client(self, station: str, action: str) -> LockedActionClient:
         if action not in ACTION_TYPES:
             raise UnknownResourceError("action", action, ACTION_TYPES)
         key = (station, action)
         if key not in self._action_clients:
-            self._action_clients[key] = ActionClient(
+            self._action_clients[key] = LockedActionClient(
                 self.node, ACTION_TYPES[action], f"{station}/{action}", callback_group=self._group
             )
         return self._action_clients[key]

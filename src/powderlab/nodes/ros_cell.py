@@ -6,7 +6,6 @@ import threading
 
 from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg, srv
-from rclpy.action import ActionClient
 from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
 
@@ -20,6 +19,7 @@ from powderlab.core.errors import (
 from powderlab.core.labware import Labware, LabwareKind, parse_labware_kind
 from powderlab.core.positions import PositionSnapshot, PositionState
 from powderlab.core.samples import SampleRef
+from powderlab.nodes.action_client import LockedActionClient
 from powderlab.nodes.conversions import sample_to_msg
 from powderlab.nodes.futures import wait_future
 from powderlab.stations.context import OperationContext
@@ -49,7 +49,7 @@ class RosCell:
         self._positions = node.create_client(
             srv.GetPositions, f"{transfer_node}/get_positions", callback_group=callback_group
         )
-        self._transfer = ActionClient(
+        self._transfer = LockedActionClient(
             node, actions.Transfer, f"{transfer_node}/transfer", callback_group=callback_group
         )
 

@@ -14,7 +14,6 @@ from typing import Any
 from action_msgs.msg import GoalStatus
 from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg, srv
-from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from unique_identifier_msgs.msg import UUID
@@ -26,6 +25,7 @@ from powderlab.core.errors import DeviceTimeoutError, ErrorCode
 from powderlab.core.positions import PositionSnapshot
 from powderlab.core.recipes import HeatingProfile, ScanSettings
 from powderlab.core.site import SiteProfile
+from powderlab.nodes.action_client import LockedActionClient
 from powderlab.nodes.conversions import pattern_from_msg, profile_to_msgs, scan_to_msg
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.lab_client import ACTION_TYPES
@@ -34,36 +34,6 @@ from powderlab.nodes.ros_cell import position_from_msg
 
 WAIT_CAP_S = 0.2  # wall seconds: the engine looks at the lab at least this often
 FINISHED = {GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED, GoalStatus.STATUS_CANCELED}
-
-
-class LockedActionClient(ActionClient):
-    """An ActionClient safe to send goals from a thread other than the executor's.
-
-    rclpy's ActionClient stores a request's future after sending it, without a lock: when the
-    server answers before the future is stored (a fast local server, a busy machine), the answer
-    is dropped ("Ignoring unexpected goal response") and the goal runs unobserved. Here sending
-    and handling answers take one lock.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._request_lock = threading.RLock()
-
-    def send_goal_async(self, *args: Any, **kwargs: Any) -> Any:
-        with self._request_lock:
-            return super().send_goal_async(*args, **kwargs)
-
-    def _cancel_goal_async(self, goal_handle: Any) -> Any:
-        with self._request_lock:
-            return super()._cancel_goal_async(goal_handle)
-
-    def _get_result_async(self, goal_handle: Any) -> Any:
-        with self._request_lock:
-            return super()._get_result_async(goal_handle)
-
-    async def execute(self, taken_data: Any) -> None:
-        with self._request_lock:
-            await super().execute(taken_data)
 
 
 def goal_message(action: str, goal: dict[str, Any]) -> Any:
@@ -148,7 +118,7 @@ class RosLabPort:
         self.group = ReentrantCallbackGroup()
         self.transfer_node = transfer_node
         self.estimator = StationEstimator(site, params_file)
-        self._clients: dict[tuple[str, str], ActionClient] = {}
+        self._clients: dict[tuple[str, str], LockedActionClient] = {}
         self._result_clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._done: list[Completion] = []
@@ -179,7 +149,7 @@ class RosLabPort:
 
     # --- goals ---
 
-    def _client(self, station: str, action: str) -> ActionClient:
+    def _client(self, station: str, action: str) -> LockedActionClient:
         key = (station, action)
         if key not in self._clients:
             self._clients[key] = LockedActionClient(

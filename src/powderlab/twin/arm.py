@@ -10,6 +10,7 @@ item is found between the fingers and carried at its relative pose (no dynamics,
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from itertools import pairwise
@@ -28,6 +29,8 @@ from powderlab.twin.scene import Placement, urdf_path
 if TYPE_CHECKING:
     from powderlab.twin.world import World
 
+log = logging.getLogger(__name__)
+
 HOME = [0.0, -1.9, 1.9, -1.57, -1.5708, 0.0]
 JOINTS = 6
 FLANGE_LINK = 6
@@ -40,6 +43,7 @@ GRIPPER_TIME_S = 0.4
 CLEAR_M = 0.05
 SHARED_APPROACH_BACK_M = 0.14
 FINGER_SPEED_M_S = 0.06
+JOINT_LIMIT_RAD = 2 * np.pi  # every UR5e joint turns +-360 degrees
 
 
 @dataclass
@@ -98,6 +102,7 @@ class ArmModel:
         self.gripper_busy_until = 0.0
         self.protective_stop = False
         self.lost_object = False
+        self.interrupted = False  # the last motion was stopped before its end (stop command)
         self.pending_stop_at: float | None = None  # fault: protective stop at this fraction of a move
         self.pending_drop_at: float | None = None  # fault: the held item slips at this fraction
         for joint in range(JOINTS):
@@ -161,9 +166,16 @@ class ArmModel:
 
     @staticmethod
     def nearest_turn(q: np.ndarray, reference: np.ndarray) -> np.ndarray:
-        """The same pose with each joint the nearest turn to the reference (no 2 pi detours)."""
-        turned = q + 2 * np.pi * np.round((np.asarray(reference) - q) / (2 * np.pi))
-        return np.clip(turned, -2 * np.pi, 2 * np.pi)
+        """The same pose with each joint the turn nearest the reference within the joint limits.
+
+        No 2 pi detours, and never a turn past a limit: clipping one would be a different pose
+        (a joint 1 clipped from -7.2 to -6.28 rad put the tool 40 cm from where it was sent).
+        """
+        q, reference = np.asarray(q, dtype=float), np.asarray(reference, dtype=float)
+        turns = q[None, :] + 2 * np.pi * np.arange(-2, 3)[:, None]  # every turn of each joint
+        allowed = np.abs(turns) <= JOINT_LIMIT_RAD + 1e-9
+        distance = np.where(allowed, np.abs(turns - reference[None, :]), np.inf)
+        return turns[np.argmin(distance, axis=0), np.arange(q.size)]
 
     def flange_world(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
         state = self.world.client.getLinkState(self.body, FLANGE_LINK, computeForwardKinematics=True)
@@ -346,7 +358,22 @@ class ArmModel:
             distance = float(np.linalg.norm(centre - tcp))
             if distance < best_distance:
                 best, best_distance = item, distance
+        if best is None:
+            log.warning("%s: nothing between the fingers at %s; %s", self.name, np.round(tcp, 4), self._nearest(tcp))
         return best
+
+    def _nearest(self, tcp: np.ndarray) -> str:
+        """The closest labware to the tool centre (why a grasp found nothing)."""
+        lift = np.array([0.0, 0.0, self.world.crucible_height / 2])
+        distances = {
+            item.labware_id: float(np.linalg.norm(self.world.item_pose(item)[0] + lift - tcp))
+            for item in self.world.items.values()
+            if item.kind != "xrd_holder"
+        }
+        if not distances:
+            return "no labware in the cell"
+        nearest = min(distances, key=distances.get)
+        return f"the nearest labware, {nearest}, is {distances[nearest] * 1000:.1f} mm away"
 
     def begin_close(self) -> Item | None:
         """Start closing; returns the item that is between the fingers (if any)."""
@@ -416,6 +443,13 @@ class ArmModel:
                 )
             item.position, item.dropped = position, False
         else:
+            log.warning(
+                "%s released %s at %s, not on a free position (nearest: %s); it is dropped",
+                self.name,
+                item.labware_id,
+                np.round(point, 4),
+                position,
+            )
             item.position, item.dropped = None, True
             if self.world.mode == "kinematic":
                 self.world.client.resetBasePositionAndOrientation(item.body, [point[0], point[1], 0.0005], [0, 0, 0, 1])

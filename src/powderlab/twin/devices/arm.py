@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from powderlab.core.errors import DeviceError, ProtectiveStopError, ValidationError
+from powderlab.core.errors import DeviceError, ErrorCode, ProtectiveStopError, ValidationError
 from powderlab.core.units import require_range
 from powderlab.drivers.arm import JOINT_COUNT, Arm, GripperState, Height, NotReachableError
 from powderlab.drivers.base import DeviceStatus
-from powderlab.twin.arm import HOME, ArmModel
+from powderlab.twin.arm import HOME, JOINT_LIMIT_RAD, ArmModel
 from powderlab.twin.devices.base import TwinDevice
-
-JOINT_LIMIT_RAD = 2 * np.pi
 
 
 class TwinArm(TwinDevice, Arm):
@@ -36,8 +34,12 @@ class TwinArm(TwinDevice, Arm):
             if hits:
                 raise DeviceError(self.name, f"collision: the path to {what} would hit {', '.join(hits)}; not moved")
             self.model.lost_object = False
+            self.model.interrupted = False
             self.model.start(waypoints, speed)
         self.world.wait_until(lambda: self.model.motion is None, 3600.0)
+        if self.model.interrupted:
+            # As the real controller does: a stopped command ends CANCELED, never as if it arrived.
+            raise DeviceError(self.name, f"stopped on the way to {what} (stop command); not there", ErrorCode.CANCELED)
         if self.model.protective_stop:
             raise ProtectiveStopError(
                 self.name, f"protective stop on the way to {what}; clear the cause and reset the arm"
@@ -47,7 +49,8 @@ class TwinArm(TwinDevice, Arm):
 
     def safe_stop(self) -> None:
         with self.world.lock:
-            self.model.motion = None
+            if self.model.motion is not None:
+                self.model.motion, self.model.interrupted = None, True
 
     def joint_positions(self) -> list[float]:
         return [float(v) for v in self.model.q]
