@@ -239,3 +239,26 @@ def test_a_crash_while_a_campaign_is_created_leaves_no_half_campaign(tmp_path: P
         assert formulas == [t.formula for t in small_targets()] and len(formulas) == 3
     finally:
         again.close()
+
+
+def test_the_in_process_runner_writes_a_new_campaign_with_all_its_targets_at_once(tmp_path: Path, monkeypatch) -> None:
+    """`powderlab campaign --lab local`: the targets go into open()'s transaction, not a later loop."""
+    campaign = local_campaign(small_targets(), tmp_path / "c.sqlite", "runner", seed=3)
+    try:
+        assert campaign.store.campaign("runner") is None  # built, not yet run: nothing written
+        real_add_target = campaign.store.add_target
+        added = []
+
+        def add_target_then_crash(campaign_id, record):
+            if added:
+                raise RuntimeError("power cut while the second target was written")
+            added.append(record.id)
+            real_add_target(campaign_id, record)
+
+        monkeypatch.setattr(campaign.store, "add_target", add_target_then_crash)
+        with pytest.raises(RuntimeError, match="power cut"):
+            campaign.run(max_sim_s=3600)
+        assert campaign.store.campaign("runner") is None
+        assert campaign.store.rows(tables.targets, "runner") == []
+    finally:
+        campaign.close()

@@ -18,11 +18,13 @@ from powderlab.twin.world import TwinClock, World
 class TwinLab:
     """World + server + LocalLab on the sim backend, closed together."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, manual: bool = True) -> None:
+        """manual=False: the twin runs its own time as fast as possible (stations work concurrently)."""
         self.site = SiteProfile.load("default")
         self.world = World(self.site, mode=mode)
         self.folder = Path(tempfile.mkdtemp(prefix="plt-"))
-        self.server = TwinServer(self.world, str(self.folder / "twin.sock"), manual=True).start()
+        address = str(self.folder / "twin.sock")
+        self.server = TwinServer(self.world, address, time_factor=0.0, manual=manual).start()
         options = {name: {"twin_address": self.server.address} for name in self.site.stations}
         self.lab = LocalLab(self.site, "sim", TwinClock(self.world), backend_options=options)
 
@@ -46,6 +48,13 @@ class TwinLab:
 @pytest.fixture
 def kinematic_lab() -> Iterator[TwinLab]:
     lab = TwinLab("kinematic")
+    yield lab
+    lab.close()
+
+
+@pytest.fixture
+def running_kinematic_lab() -> Iterator[TwinLab]:
+    lab = TwinLab("kinematic", manual=False)
     yield lab
     lab.close()
 

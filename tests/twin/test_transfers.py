@@ -1,5 +1,7 @@
 """Acceptance: crucibles carried by the physical arms (physics mode) end within millimetres of their slots."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from powderlab.stations.dosing import DoseRequest
 from powderlab.stations.furnace import HeatRequest, LoadRequest, UnloadRequest
 from powderlab.stations.transfer import TransferRequest
 from powderlab.stations.xrd import MeasureRequest
-from powderlab.twin.arm import ArmModel
+from powderlab.twin.arm import HOME, ArmModel
 
 SAMPLE = SampleRef("S1", "crucible_01")
 QUICK_SCAN = ScanSettings(10.0, 80.0, 0.05, 60.0)
@@ -109,3 +111,31 @@ def test_an_arm_reaches_a_position_again_after_a_long_way_round(kinematic_lab):
         assert moved.ok, f"{source} -> {destination}: {moved.message}"
         assert lab.error_mm(sample.labware_id, destination) < PLACE_TOLERANCE_MM
     assert world.items["crucible_02"].position == "milling/clamp"
+
+
+def test_two_arms_working_at_the_buffer_at_once_take_turns(running_kinematic_lab):
+    """arm_a places at buffer/1 while arm_b picks at buffer/2: they once met over the buffer and both failed."""
+    lab, world = running_kinematic_lab, running_kinematic_lab.world
+    first, second = SampleRef("S1", "crucible_01"), SampleRef("S2", "crucible_02")
+    assert lab["transfer"].run("transfer", TransferRequest(first, "storage/1", "buffer/2")).ok
+    assert lab["transfer"].run("transfer", TransferRequest(second, "storage/2", "milling/clamp")).ok
+    outcomes = {}
+    moves = {
+        "arm_a": TransferRequest(second, "milling/clamp", "buffer/1"),
+        "arm_b": TransferRequest(first, "buffer/2", "xrd/recovery"),
+    }
+
+    def run(arm: str) -> None:
+        outcomes[arm] = lab["transfer"].run("transfer", moves[arm])
+
+    workers = [threading.Thread(target=run, args=(arm,)) for arm in moves]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120.0)
+    for arm, outcome in outcomes.items():
+        assert outcome.ok, f"{arm}: {outcome.message}"
+    assert len(outcomes) == 2
+    assert world.items["crucible_02"].position == "buffer/1" and world.items["crucible_01"].position == "xrd/recovery"
+    home = world.arms["arm_a"].nearest_turn(np.array(HOME), world.arms["arm_a"].q)
+    assert world.arms["arm_a"].q == pytest.approx(home)  # it parked out of the buffer's air space

@@ -39,6 +39,7 @@ class LocalCampaign:
     clock: DiscreteEventClock
     wall_s: float = 0.0
     faults: list[tuple[float, Callable[[LocalLab], None]]] = field(default_factory=list)
+    initial_targets: list[Target] = field(default_factory=list)  # written with the new campaign
 
     def run(self, max_sim_s: float | None = None) -> None:
         started = time.perf_counter()
@@ -46,6 +47,8 @@ class LocalCampaign:
         try:
             for at_s, fault in self.faults:
                 self.port.at(at_s, lambda fault=fault: fault(self.lab))
+            if not self.engine.opened:  # a new campaign and its targets commit in one transaction
+                self.engine.open(self.initial_targets)
             self.engine.run(max_sim_s=max_sim_s)
         finally:
             self.clock.leave()
@@ -90,5 +93,4 @@ def local_campaign(
         CampaignConfig(campaign_id=campaign_id, name=campaign_id, seed=seed, **(config or {})),
         on_progress,
     )
-    engine.submit(targets)
-    return LocalCampaign(engine, store, lab, port, clock, faults=list(faults or []))
+    return LocalCampaign(engine, store, lab, port, clock, faults=list(faults or []), initial_targets=list(targets))

@@ -91,20 +91,29 @@ class OperationContext:
         if self._feedback is not None:
             self._feedback(fields)
 
-    def hold(self, *resources: str, wait_s: float = 0.0) -> None:
+    def hold(self, *resources: str, wait_s: float = 0.0, cancellable: bool = True) -> None:
         """Take resources (an arm, a furnace) for the rest of the operation, all or none.
 
         Waits up to wait_s of clock time for them; StationUnavailableError after that.
+        cancellable=False: only the e-stop ends the wait (an arm holding a crucible waits on).
         """
         deadline = self.clock.now() + wait_s
         while True:
-            self.check()
+            if cancellable:
+                self.check()
+            else:
+                self.check_estop()
             if self._locks.try_acquire(resources, self.operation_id):
                 self.held.extend(resources)
                 return
             if self.clock.now() >= deadline:
                 self._locks.raise_busy(resources, self.operation_id)
             self.clock.sleep(min(self.slice_s, 0.2), self.stop_event)
+
+    def let_go(self, *resources: str) -> None:
+        """Give back resources taken with hold() before the operation ends (a zone the arm has left)."""
+        self._locks.release_some(resources, self.operation_id)
+        self.held = [r for r in self.held if r not in resources]
 
     def release_all(self) -> None:
         self._locks.release(self.operation_id)

@@ -35,6 +35,13 @@ class ResourceLocks:
             text = ", ".join(f"'{r}' is busy with {self._descriptions.get(o, o)}" for r, o in busy.items())
         raise StationUnavailableError(text or "resources are busy")
 
+    def release_some(self, resources: Iterable[str], operation_id: str) -> None:
+        """Give back some resources before the operation ends (those it does not own are left alone)."""
+        with self._lock:
+            for resource in resources:
+                if self._owners.get(resource) == operation_id:
+                    del self._owners[resource]
+
     def release(self, operation_id: str) -> None:
         with self._lock:
             for resource in [r for r, o in self._owners.items() if o == operation_id]:

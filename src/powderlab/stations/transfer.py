@@ -59,6 +59,7 @@ class TransferResult:
 
 
 MOVES_PER_LEG = 6  # approach, grasp, retreat at the source; approach, place, retreat at the destination
+HANDOVER_ZONE = "handover_zone"  # the air space over the handover positions: one arm at a time
 
 
 def gripper_position(arm: str) -> str:
@@ -188,7 +189,20 @@ class TransferStation(ArmTeleop, Station):
         context.feedback(stage="done", arm=legs[-1].arm, at=request.destination)
         return TransferResult([leg.arm for leg in legs], [request.source, *[leg.destination for leg in legs]])
 
+    def _is_handover(self, position: str) -> bool:
+        return fnmatch.fnmatchcase(position, str(self.parameters["handover_positions"]))
+
+    def _enter_handover_zone(self, context: OperationContext, carrying: bool) -> None:
+        """Wait until no other arm works at the handover positions (their air space is shared)."""
+        wait_s = float(self.parameters["arm_wait_timeout_s"])
+        context.hold(HANDOVER_ZONE, wait_s=wait_s, cancellable=not carrying)
+
     def _carry(self, leg: Leg, sample: SampleRef, context: OperationContext) -> None:
+        """Pick at the source, place at the destination; one arm at a time at the handover positions.
+
+        An arm that placed at a handover position parks at home before it lets the zone go, so the
+        other arm never finds it in the way (it used to wait above the buffer until its next job).
+        """
         arm = self.arms()[leg.arm]
         speed = float(self.parameters["speed"])
         operation = context.operation_id
@@ -197,6 +211,8 @@ class TransferStation(ArmTeleop, Station):
         labware = self.table.get(leg.source).labware
         context.feedback(stage="picking", arm=leg.arm, at=leg.source)
         arm.set_gripper(False)
+        if self._is_handover(leg.source):
+            self._enter_handover_zone(context, carrying=False)
         arm.move_to(leg.source, Height.APPROACH, speed)
         context.check_estop()
         arm.move_to(leg.source, Height.GRASP, speed)
@@ -213,7 +229,11 @@ class TransferStation(ArmTeleop, Station):
         arm.move_to(leg.source, Height.APPROACH, speed)
         context.check_estop()
         context.feedback(stage="moving", arm=leg.arm, at=leg.destination)
+        if self._is_handover(leg.destination):
+            self._enter_handover_zone(context, carrying=True)
         arm.move_to(leg.destination, Height.APPROACH, speed)
+        if self._is_handover(leg.source) and not self._is_handover(leg.destination):
+            context.let_go(HANDOVER_ZONE)  # above the destination: out of the zone
         context.check_estop()
         arm.move_to(leg.destination, Height.GRASP, speed)
         context.feedback(stage="placing", arm=leg.arm, at=leg.destination)
@@ -221,13 +241,17 @@ class TransferStation(ArmTeleop, Station):
         self.table.move(gripper, leg.destination, None, operation)
         self._positions_changed()
         arm.move_to(leg.destination, Height.APPROACH, speed)
+        if self._is_handover(leg.destination):
+            arm.move_home(speed)  # park out of the shared air space, then let the other arm in
+            context.let_go(HANDOVER_ZONE)
 
     def estimate_s(self, operation: str, request: TransferRequest) -> float:
         try:
-            legs = len(self.plan(request.source, request.destination))
+            legs = self.plan(request.source, request.destination)
         except PowderLabError:
-            legs = 2
-        return legs * MOVES_PER_LEG * float(self.parameters["expected_move_s"])
+            return 2 * (MOVES_PER_LEG + 1) * float(self.parameters["expected_move_s"])
+        parks = sum(self._is_handover(leg.destination) for leg in legs)  # home after a handover placement
+        return (len(legs) * MOVES_PER_LEG + parks) * float(self.parameters["expected_move_s"])
 
     def summary(self, operation: str, result: TransferResult) -> str:
         return f"moved {' -> '.join(result.path)} with {', '.join(result.arms)}"

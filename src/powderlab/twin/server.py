@@ -11,9 +11,11 @@ otherwise pass at the time factor, and a 30 s transfer took 1000 s of lab time a
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
-from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing import AuthenticationError
+from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ COMM_TIMEOUT_S = 2.0
 PHYSICS_CHUNK_S = 0.1  # sim seconds of physics per loop iteration before letting requests in
 IDLE_CHUNK_S = 10.0  # sim seconds per iteration when nothing moves (as fast as possible)
 CONTROL_METHODS = ("time", "advance", "schedule", "clear_fault", "ping", "render")
-COMMAND_HOLD_S = 0.5  # wall seconds sim time waits for the next command (a new command ends the wait)
+COMMAND_HOLD_S = 0.25  # wall seconds sim time waits for the next command (a new command ends the wait)
 LOCK_WAIT_S = 0.002  # a longer wait for the world lock is a command computing, not lab time passing
 HOLD_MIN_TIME_FACTOR = 10.0  # slower twins (real time, GUI demos) never hold
 # Device commands (state-changing calls, the steps of an operation); queries never hold time.
@@ -90,9 +92,13 @@ class TwinServer:
         with self.world.lock:
             self.world.changed.notify_all()
         if self._listener is not None:
-            try:  # wake the accept() so its thread sees the stop
-                Client(self.address, family="AF_UNIX", authkey=key_path(self.address).read_bytes()).close()
-            except (OSError, EOFError):
+            # Wake the accept() so its thread sees the stop: a bare connection that closes at once
+            # (a multiprocessing Client would wait forever for a challenge if the thread had left).
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as wake:
+                    wake.settimeout(1.0)
+                    wake.connect(self.address)
+            except OSError:
                 pass
             try:
                 self._listener.close()
@@ -153,7 +159,7 @@ class TwinServer:
         while not self._stop.is_set():
             try:
                 connection = self._listener.accept()
-            except (OSError, EOFError):
+            except (OSError, EOFError, AuthenticationError):
                 if self._stop.is_set():
                     return
                 continue

@@ -65,7 +65,8 @@ class TwinArm(TwinDevice, Arm):
 
     def move_home(self, speed: float = 0.5) -> None:
         self._check_motion(speed)
-        self._run([self.model.q.copy(), np.array(HOME)], speed, set(), "home")
+        home = self.model.nearest_turn(np.array(HOME), self.model.q)  # the home pose, without a full turn
+        self._run([self.model.q.copy(), home], speed, set(), "home")
 
     def move_to(self, position: str, height: Height, speed: float = 0.5) -> None:
         self._check_motion(speed)
