@@ -150,7 +150,7 @@ class TransferStation(ArmTeleop, Station):
         if direct:
             return [Leg(direct[0], source, destination)]
         handover = str(self.parameters["handover_positions"])
-        free = [p for p in self.table.free() if fnmatch.fnmatchcase(p, handover)]
+        free = [p for p in self.table.free() if self._is_handover(p)]
         for first, first_arm in arms.items():
             if not first_arm.reaches(source):
                 continue
@@ -211,7 +211,8 @@ class TransferStation(ArmTeleop, Station):
         labware = self.table.get(leg.source).labware
         context.feedback(stage="picking", arm=leg.arm, at=leg.source)
         arm.set_gripper(False)
-        if self._is_handover(leg.source):
+        from_rack, to_rack = self._is_handover(leg.source), self._is_handover(leg.destination)
+        if from_rack:
             self._enter_handover_zone(context, carrying=False)
         arm.move_to(leg.source, Height.APPROACH, speed)
         context.check_estop()
@@ -229,10 +230,10 @@ class TransferStation(ArmTeleop, Station):
         arm.move_to(leg.source, Height.APPROACH, speed)
         context.check_estop()
         context.feedback(stage="moving", arm=leg.arm, at=leg.destination)
-        if self._is_handover(leg.destination):
+        if to_rack:
             self._enter_handover_zone(context, carrying=True)
         arm.move_to(leg.destination, Height.APPROACH, speed)
-        if self._is_handover(leg.source) and not self._is_handover(leg.destination):
+        if from_rack and not to_rack:
             context.let_go(HANDOVER_ZONE)  # above the destination: out of the zone
         context.check_estop()
         arm.move_to(leg.destination, Height.GRASP, speed)
@@ -241,7 +242,7 @@ class TransferStation(ArmTeleop, Station):
         self.table.move(gripper, leg.destination, None, operation)
         self._positions_changed()
         arm.move_to(leg.destination, Height.APPROACH, speed)
-        if self._is_handover(leg.destination):
+        if to_rack:
             arm.move_home(speed)  # park out of the shared air space, then let the other arm in
             context.let_go(HANDOVER_ZONE)
 
