@@ -348,32 +348,26 @@ class ArmModel:
         return points
 
     # --- gripper -----------------------------------------------------------------------------
+    def _labware_distances(self, tcp: np.ndarray) -> list[tuple[Item, float]]:
+        """Each loose crucible or vial (not the held one, not XRD holders) and its centre's distance from tcp."""
+        lift = np.array([0.0, 0.0, self.world.crucible_height / 2])
+        return [
+            (item, float(np.linalg.norm(self.world.item_pose(item)[0] + lift - tcp)))
+            for item in self.world.items.values()
+            if item.kind != "xrd_holder" and item is not self.held
+        ]
+
     def item_between_fingers(self) -> Item | None:
         tcp = self.tcp_world()
-        best, best_distance = None, 0.008
-        for item in self.world.items.values():
-            if item.kind == "xrd_holder" or item is self.held:
-                continue
-            centre = self.world.item_pose(item)[0] + [0.0, 0.0, self.world.crucible_height / 2]
-            distance = float(np.linalg.norm(centre - tcp))
-            if distance < best_distance:
-                best, best_distance = item, distance
-        if best is None:
-            log.warning("%s: nothing between the fingers at %s; %s", self.name, np.round(tcp, 4), self._nearest(tcp))
-        return best
-
-    def _nearest(self, tcp: np.ndarray) -> str:
-        """The closest labware to the tool centre (why a grasp found nothing)."""
-        lift = np.array([0.0, 0.0, self.world.crucible_height / 2])
-        distances = {
-            item.labware_id: float(np.linalg.norm(self.world.item_pose(item)[0] + lift - tcp))
-            for item in self.world.items.values()
-            if item.kind != "xrd_holder"
-        }
-        if not distances:
-            return "no labware in the cell"
-        nearest = min(distances, key=distances.get)
-        return f"the nearest labware, {nearest}, is {distances[nearest] * 1000:.1f} mm away"
+        nearest = min(self._labware_distances(tcp), key=lambda pair: pair[1], default=None)
+        if nearest is not None and nearest[1] < 0.008:
+            return nearest[0]
+        if nearest is None:
+            why = "no labware in the cell"
+        else:
+            why = f"the nearest labware, {nearest[0].labware_id}, is {nearest[1] * 1000:.1f} mm away"
+        log.warning("%s: nothing between the fingers at %s; %s", self.name, np.round(tcp, 4), why)
+        return None
 
     def begin_close(self) -> Item | None:
         """Start closing; returns the item that is between the fingers (if any)."""
