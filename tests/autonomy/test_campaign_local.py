@@ -209,21 +209,26 @@ def test_full_furnaces_and_racks_never_deadlock(tmp_path: Path) -> None:
         campaign.close()
 
 
+def crash_at_the_second_target(campaign, monkeypatch) -> None:
+    """The store fails (a power cut) while it writes the campaign's second target."""
+    real_add_target = campaign.store.add_target
+    added = []
+
+    def add_target_then_crash(campaign_id, record):
+        if added:
+            raise RuntimeError("power cut while the second target was written")
+        added.append(record.id)
+        real_add_target(campaign_id, record)
+
+    monkeypatch.setattr(campaign.store, "add_target", add_target_then_crash)
+
+
 def test_a_crash_while_a_campaign_is_created_leaves_no_half_campaign(tmp_path: Path, monkeypatch) -> None:
     """The campaign row and its initial targets commit together: a crash in between writes neither."""
     database = tmp_path / "c.sqlite"
     campaign = local_campaign([], database, "atomic", seed=3)
     try:
-        real_add_target = campaign.store.add_target
-        added = []
-
-        def add_target_then_crash(campaign_id, record):
-            if added:
-                raise RuntimeError("power cut while the second target was written")
-            added.append(record.id)
-            real_add_target(campaign_id, record)
-
-        monkeypatch.setattr(campaign.store, "add_target", add_target_then_crash)
+        crash_at_the_second_target(campaign, monkeypatch)
         with pytest.raises(RuntimeError, match="power cut"):
             campaign.engine.open(small_targets())
         assert campaign.store.campaign("atomic") is None
@@ -246,16 +251,7 @@ def test_the_in_process_runner_writes_a_new_campaign_with_all_its_targets_at_onc
     campaign = local_campaign(small_targets(), tmp_path / "c.sqlite", "runner", seed=3)
     try:
         assert campaign.store.campaign("runner") is None  # built, not yet run: nothing written
-        real_add_target = campaign.store.add_target
-        added = []
-
-        def add_target_then_crash(campaign_id, record):
-            if added:
-                raise RuntimeError("power cut while the second target was written")
-            added.append(record.id)
-            real_add_target(campaign_id, record)
-
-        monkeypatch.setattr(campaign.store, "add_target", add_target_then_crash)
+        crash_at_the_second_target(campaign, monkeypatch)
         with pytest.raises(RuntimeError, match="power cut"):
             campaign.run(max_sim_s=3600)
         assert campaign.store.campaign("runner") is None

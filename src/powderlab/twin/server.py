@@ -129,17 +129,18 @@ class TwinServer:
                 blocked = time.monotonic() - asked
                 if blocked > LOCK_WAIT_S:  # a command computed under the lock (path planning): not lab time
                     wall0 += blocked
+                caught_up = False
                 if self.time_factor > 0:
                     target = sim0 + (time.monotonic() - wall0) * self.time_factor
                     behind = target - world.time
-                    if behind > 0:
+                    caught_up = behind <= 0
+                    if not caught_up:
                         world.advance(min(behind, PHYSICS_CHUNK_S if world.moving() else behind))
                     if target - world.time > 1.0:  # physics cannot keep up: run slower, not in bursts
                         wall0, sim0 = time.monotonic(), world.time
                 else:
-                    behind = 1.0
                     world.advance(PHYSICS_CHUNK_S if world.moving() else IDLE_CHUNK_S)
-            time.sleep(0.002 if behind <= 0 else 0.0005)
+            time.sleep(0.002 if caught_up else 0.0005)
 
     def _hold(self, connection: Connection, seconds: float) -> None:
         with self._holds_lock:
