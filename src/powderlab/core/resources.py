@@ -2,7 +2,11 @@
 
 In a source checkout (editable install, tests, `make sim`) they are the repository's top-level
 folders. In a colcon or pip install they are under <prefix>/share/powderlab. We look at the
-checkout first so edits take effect without reinstalling.
+checkout first so edits take effect without reinstalling, then at the prefix the imported package
+was installed into (<prefix>/lib/pythonX.Y/site-packages/powderlab for colcon and `pip install
+--prefix`, <target>/powderlab for `pip install --target`), so an installed package uses its own
+data even when another prefix (the venv, AMENT_PREFIX_PATH) holds an older copy; then sys.prefix
+and AMENT_PREFIX_PATH.
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ PACKAGE = "powderlab"
 
 def share_dir() -> Path:
     """The folder that holds hardware/, launch/, sim/ and urdf/."""
-    checkout = Path(__file__).resolve().parents[3]
+    package = Path(__file__).resolve().parents[1]
+    checkout = package.parents[1]
     if (checkout / "package.xml").is_file() and (checkout / "hardware").is_dir():
         return checkout
-    prefixes = [sys.prefix, *os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)]
+    # site-packages, pythonX.Y, lib, <prefix>: the prefix is at most four folders up
+    installed = [str(folder) for folder in package.parents[:4]]
+    prefixes = [*installed, sys.prefix, *os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep)]
     for prefix in prefixes:
         candidate = Path(prefix) / "share" / PACKAGE
         if prefix and (candidate / "hardware").is_dir():
