@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+SHARE_FOLDERS = ("launch", "hardware", "sim", "urdf")  # installed to share/powderlab by setup.py
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
@@ -35,6 +37,9 @@ def test_colcon_builds_the_workspace(tmp_path):
     cache = setup_tree / "powderlab_interfaces" / "CMakeCache.txt"
     shared = cache.is_file()
     build_type = re.search(r"^CMAKE_BUILD_TYPE:STRING=(.*)$", cache.read_text(), re.M).group(1) if shared else ""
+    # setuptools keeps what an earlier build copied to build/lib: start empty so a file setup.py
+    # leaves out cannot reach the install from a stale copy (the interfaces' CMake tree is kept)
+    shutil.rmtree(setup_tree / "powderlab" / "build", ignore_errors=True)
     try:
         build = subprocess.run(
             [
@@ -74,8 +79,24 @@ def test_colcon_builds_the_workspace(tmp_path):
     install = tmp_path / "install"
     assert (install / "powderlab" / "share" / "powderlab" / "launch" / "lab.launch.py").is_file()
     assert (install / "powderlab" / "share" / "powderlab" / "hardware" / "default.yaml").is_file()
-    for executable in ("station_node", "lab_manager", "sim_clock"):
+    for executable in ("station_node", "lab_manager", "sim_clock", "dashboard"):
         assert (install / "powderlab" / "lib" / "powderlab" / executable).is_file()
+    python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    site_packages = install / "powderlab" / "lib" / python / "site-packages"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "src/powderlab", *SHARE_FOLDERS], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    missing = [
+        name
+        for name in filter(None, listed)
+        if (ROOT / name).is_file()
+        and not (
+            site_packages / name.removeprefix("src/")
+            if name.startswith("src/")
+            else install / "powderlab" / "share" / "powderlab" / name
+        ).is_file()
+    ]
+    assert missing == [], "tracked files the colcon install lacks"
     site = install / "powderlab_interfaces" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}"
     probe = (
         f"import sys; sys.path.insert(0, {str(site / 'site-packages')!r}); "
