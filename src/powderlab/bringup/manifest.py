@@ -107,6 +107,9 @@ def build_manifest(
     uses_twin = any(station_backends.get(name, backend) == "sim" for name in profile.stations)
     use_sim_time = use_sim_time or time_factor > 0 or uses_twin
     site_arg = str(profile.path) if profile.path else str(site)
+    # On sim time, stations and the campaign engine wait through one time server, in lockstep (ADR 0082):
+    # the twin, or the sim_clock node of a lab without one.
+    time_server = _twin_address(backend_options) if uses_twin else ("default" if time_factor > 0 else "")
     # The transfer station owns the positions and the arms: it starts first.
     ordered = sorted(profile.stations.values(), key=lambda s: (s.kind != "transfer", s.name))
     transfer = next((s.name for s in ordered if s.kind == "transfer"), "transfer")
@@ -122,6 +125,7 @@ def build_manifest(
             "backend_options": backend_options,
             "transfer_node": transfer,
             "use_sim_time": use_sim_time,
+            "time_server": time_server,
         }
         if station.kind == "transfer" and state_dir is not None:
             parameters["state_file"] = str(Path(state_dir) / f"{station.name}-positions.json")
@@ -151,6 +155,8 @@ def build_manifest(
     if autonomy:
         extra = dict(autonomy) if isinstance(autonomy, Mapping) else {}
         parameters = {"site": site_arg, "transfer_node": transfer, "use_sim_time": use_sim_time, **extra}
+        if time_server:
+            parameters.setdefault("time_server", time_server)
         if state_dir is not None and "database" not in extra:
             parameters["database"] = str(Path(state_dir) / "autonomy.sqlite")
         nodes.append(NodeSpec("autonomy", "autonomy_node", "powderlab.nodes.autonomy_node", namespace, parameters))
@@ -165,6 +171,13 @@ def build_manifest(
             )
         )
     return LabManifest(tuple(nodes), params, profile, backend, namespace, use_sim_time)
+
+
+def _twin_address(backend_options: str) -> str:
+    """The twin's socket named in backend_options, or 'default' (the ROS domain's)."""
+    from powderlab.twin.options import twin_parameters
+
+    return str(twin_parameters(backend_options, 0.0, "").get("address") or "default")
 
 
 def _require_real_endpoints(profile: SiteProfile, station: str) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import uuid
+from typing import Any
 
 from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg, srv
 from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
+from unique_identifier_msgs.msg import UUID
 
 from powderlab.core.errors import (
     DeviceDisconnectedError,
@@ -19,6 +23,7 @@ from powderlab.core.errors import (
 from powderlab.core.labware import Labware, LabwareKind, parse_labware_kind
 from powderlab.core.positions import PositionSnapshot, PositionState
 from powderlab.core.samples import SampleRef
+from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.action_client import LockedActionClient
 from powderlab.nodes.conversions import sample_to_msg
 from powderlab.nodes.futures import wait_future
@@ -45,6 +50,7 @@ class RosCell:
     def __init__(self, node: Node, transfer_node: str, callback_group: CallbackGroup, timeout_s: float = 10.0) -> None:
         self._node = node
         self._timeout_s = timeout_s
+        self.lockstep: LockstepLink | None = None  # on the twin: the transfer is a child lease (ADR 0082)
         self._transfer_node = transfer_node
         self._positions = node.create_client(
             srv.GetPositions, f"{transfer_node}/get_positions", callback_group=callback_group
@@ -79,7 +85,19 @@ class RosCell:
         if not self._transfer.wait_for_server(timeout_sec=self._timeout_s):
             raise DeviceDisconnectedError(self._transfer_node, "transfer action not available; is it active?")
         goal = actions.Transfer.Goal(sample=sample_to_msg(sample), source=source, destination=destination)
-        handle = wait_future(self._transfer.send_goal_async(goal), self._timeout_s, "transfer goal")
+        goal_id = uuid.uuid4()
+        lease = self.lockstep.child(goal_id.hex) if self.lockstep is not None else contextlib.nullcontext()
+        with lease:
+            result = self._send_transfer(goal, goal_id, context)
+        if result.error_code != ErrorCode.NONE:
+            raise OperationError(
+                f"transfer {source} -> {destination}: {result.error_msg}", ErrorCode(result.error_code)
+            )
+
+    def _send_transfer(self, goal: Any, goal_id: uuid.UUID, context: OperationContext) -> Any:
+        """Send the transfer goal and wait for its result (forwarding a cancel)."""
+        future = self._transfer.send_goal_async(goal, goal_uuid=UUID(uuid=list(goal_id.bytes)))
+        handle = wait_future(future, self._timeout_s, "transfer goal")
         if not handle.accepted:
             raise StationUnavailableError(f"{self._transfer_node} rejected the transfer (not active)")
         result_future = handle.get_result_async()
@@ -94,8 +112,4 @@ class RosCell:
         watcher.start()
         response = wait_future(result_future, TRANSFER_TIMEOUT_S, "transfer result")
         watcher.join(timeout=1.0)
-        result = response.result
-        if result.error_code != ErrorCode.NONE:
-            raise OperationError(
-                f"transfer {source} -> {destination}: {result.error_msg}", ErrorCode(result.error_code)
-            )
+        return response.result

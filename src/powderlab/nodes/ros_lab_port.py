@@ -25,6 +25,8 @@ from powderlab.core.errors import DeviceTimeoutError, ErrorCode
 from powderlab.core.positions import PositionSnapshot
 from powderlab.core.recipes import HeatingProfile, ScanSettings
 from powderlab.core.site import SiteProfile
+from powderlab.drivers.sim.link import CONTROL, lease_scope
+from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.action_client import LockedActionClient
 from powderlab.nodes.conversions import pattern_from_msg, profile_to_msgs, scan_to_msg
 from powderlab.nodes.futures import wait_future
@@ -33,6 +35,8 @@ from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED
 from powderlab.nodes.ros_cell import position_from_msg
 
 WAIT_CAP_S = 0.2  # wall seconds: the engine looks at the lab at least this often
+LOCKSTEP_WAIT_CAP_S = 1.0  # the same on the twin, where each look stops sim time for its length
+ENGINE_LEASE = "campaign-engine"
 FINISHED = {GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED, GoalStatus.STATUS_CANCELED}
 
 
@@ -111,9 +115,19 @@ class RosLabPort:
     """LabPort of a lab reached through ROS from `node` (which an executor spins elsewhere)."""
 
     def __init__(
-        self, node: Node, site: SiteProfile, transfer_node: str = "transfer", params_file: str | None = None
+        self,
+        node: Node,
+        site: SiteProfile,
+        transfer_node: str = "transfer",
+        params_file: str | None = None,
+        lockstep: LockstepLink | None = None,
     ) -> None:
+        """lockstep: the twin's lease link, when the lab runs on the twin (ADR 0082): then every goal
+        is a lease from its sending until the engine has taken its result, and the engine is a lease
+        that waits in sim time in wait()."""
         self.node = node
+        self.lockstep = lockstep
+        self._engine_in_lockstep = False
         self.site = site
         self.group = ReentrantCallbackGroup()
         self.transfer_node = transfer_node
@@ -145,7 +159,24 @@ class RosLabPort:
     # --- time ---
 
     def now(self) -> float:
+        if self.lockstep is not None:
+            return self.lockstep.now()
         return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def join_lockstep(self) -> None:
+        """The engine's work holds the twin's clock from now on (call from the engine's thread)."""
+        if self.lockstep is not None and not self._engine_in_lockstep:
+            self.lockstep.begin(ENGINE_LEASE)
+            self._engine_in_lockstep = True
+
+    def leave_lockstep(self) -> None:
+        if self.lockstep is not None and self._engine_in_lockstep:
+            self.lockstep.end(ENGINE_LEASE)
+            self._engine_in_lockstep = False
+
+    def _begin_goal_lease(self, op: OpRecord) -> None:
+        if self.lockstep is not None:
+            self.lockstep.begin(uuid.UUID(hex=op.id).hex)
 
     # --- goals ---
 
@@ -160,11 +191,14 @@ class RosLabPort:
     def _finish(self, completion: Completion) -> None:
         with self._lock:
             self._done.append(completion)
+            if self.lockstep is not None:  # the result is the engine's now: its lease wakes as the goal's ends
+                self.lockstep.end(uuid.UUID(hex=completion.op_id).hex, ENGINE_LEASE)
         self._event.set()
 
     def start(self, op: OpRecord) -> None:
         client = self._client(op.station, op.action)
         started = self.now()
+        self._begin_goal_lease(op)
         if not client.wait_for_server(timeout_sec=10.0):
             self._finish(
                 Completion(
@@ -227,6 +261,7 @@ class RosLabPort:
 
     def adopt(self, op: OpRecord) -> None:
         """Ask the action server for the result of a goal sent before a restart."""
+        self._begin_goal_lease(op)
         key = (op.station, op.action)
         action_type = ACTION_TYPES[op.action]
         if key not in self._result_clients:
@@ -262,7 +297,14 @@ class RosLabPort:
         with self._lock:
             ready = bool(self._done)
         if not ready and timeout_s > 0:
-            self._event.wait(min(timeout_s, WAIT_CAP_S))
+            if self.lockstep is not None and self._engine_in_lockstep:
+                # Wait in the twin: sim time runs on until the deadline or until a result wakes the engine
+                # (a result that came in meanwhile woke it already: the twin keeps that wake for this wait).
+                with lease_scope(ENGINE_LEASE):
+                    deadline = self.lockstep.now() + timeout_s
+                    self.lockstep.link.call(CONTROL, "sleep_until", deadline, LOCKSTEP_WAIT_CAP_S)
+            else:
+                self._event.wait(min(timeout_s, WAIT_CAP_S))
         with self._lock:
             done, self._done = self._done, []
             self._event.clear()

@@ -34,7 +34,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "faults": ("", "fault scenarios of sim/faults to apply at start, comma-separated"),
     "address": ("", "Unix socket the sim drivers connect to (empty: the default for this ROS domain)"),
     "gui": (False, "open the PyBullet GUI (needs a display)"),
-    "clock_rate_hz": (200.0, "wall Hz of /clock"),
+    "clock_rate_hz": (20.0, "wall Hz of /clock (sim time itself does not depend on it)"),
     "camera_rate_hz": (1.0, "wall Hz of camera/image_raw (0: no camera)"),
 }
 

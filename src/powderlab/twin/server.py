@@ -4,13 +4,16 @@ Time runs in one of three ways: `time_factor > 0` paces sim time to wall time ti
 `time_factor == 0` runs as fast as possible; `manual=True` runs nothing by itself (time moves
 only when a caller advances it or waits in sim time), which the contract suite uses.
 
-An accelerated twin holds sim time for a moment after each device command (ADR 0074): the
-wall-clock gap before the station's next command (its bookkeeping, a ROS round trip) would
-otherwise pass at the time factor, and a 30 s transfer took 1000 s of lab time at 2000x.
+Paced or not, time moves in lockstep with the lab's work (twin.lockstep, ADR 0082): only while
+no lease is computing, and never past the earliest moment a waiting lease wants to go on. Each
+request names the lease it works for; the control methods `lease_begin`, `lease_end`,
+`lease_wait` and `sleep_until` are the stations' and the campaign engine's side of the protocol.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import socket
 import threading
 import time
@@ -21,22 +24,20 @@ from typing import Any
 
 from powderlab.core.errors import DeviceTimeoutError, PowderLabError, UnknownResourceError, ValidationError
 from powderlab.drivers.sim.link import CONTROL, default_address, encode_error, key_path, write_authkey
-from powderlab.twin.world import World
+from powderlab.twin.timeline import Timeline
+
+log = logging.getLogger(__name__)
 
 COMM_TIMEOUT_S = 2.0
 PHYSICS_CHUNK_S = 0.1  # sim seconds of physics per loop iteration before letting requests in
 IDLE_CHUNK_S = 10.0  # sim seconds per iteration when nothing moves (as fast as possible)
-CONTROL_METHODS = ("time", "advance", "schedule", "clear_fault", "ping", "render")
-COMMAND_HOLD_S = 0.25  # wall seconds sim time waits for the next command (a new command ends the wait)
-LOCK_WAIT_S = 0.002  # a longer wait for the world lock is a command computing, not lab time passing
-HOLD_MIN_TIME_FACTOR = 10.0  # slower twins (real time, GUI demos) never hold
-# Device commands (state-changing calls, the steps of an operation); queries never hold time.
-HOLDING_COMMANDS = frozenset(
-    {
-        "move_joints", "move_to", "move_home", "move_tool", "set_gripper", "stop", "reset",
-        "tare", "zero", "read_stable", "dispense", "abort", "set_clamp", "start",
-        "set_door", "start_program", "stop_program", "prepare", "load", "unload", "start_scan", "abort_scan",
-    }
+PACE_PERIOD_S = 0.005  # wall seconds between two steps of a paced clock that has caught up
+MIN_PACE_PERIOD_S = 0.0002  # ... when a waiting lease is due sooner than that
+FREE_RUN_PAUSE_S = 0.0005  # wall seconds between two chunks when running as fast as possible
+FROZEN_POLL_S = 0.05  # wall seconds the time loop sleeps while a lease computes (it is woken on changes)
+CONTROL_METHODS = (
+    "time", "advance", "schedule", "clear_fault", "ping", "render",
+    "lease_begin", "lease_end", "lease_wait", "sleep_until",
 )  # fmt: skip
 
 
@@ -45,24 +46,16 @@ class TwinServer:
 
     def __init__(
         self,
-        world: World,
+        world: Timeline,
         address: str | None = None,
         time_factor: float = 1.0,
         manual: bool = False,
-        command_hold_s: float | None = None,
     ) -> None:
-        """command_hold_s: wall seconds sim time waits after a device command (None: COMMAND_HOLD_S when the
-        twin runs as fast as possible or at HOLD_MIN_TIME_FACTOR or more, else 0)."""
         if time_factor < 0:
             raise ValidationError("time_factor", f"{time_factor} must be 0 (as fast as possible) or positive")
         self.world = world
         self.address = address or default_address()
         self.time_factor = float(time_factor)
-        accelerated = self.time_factor == 0 or self.time_factor >= HOLD_MIN_TIME_FACTOR
-        self.command_hold_s = (COMMAND_HOLD_S if accelerated else 0.0) if command_hold_s is None else command_hold_s
-        # Per connection (one per driver): time.monotonic() until which sim time waits for its next command.
-        self._holds: dict[int, float] = {}
-        self._holds_lock = threading.Lock()
         self.manual = manual
         world.manual = manual
         self._stop = threading.Event()
@@ -115,44 +108,38 @@ class TwinServer:
         Path(self.address).unlink(missing_ok=True)
         key_path(self.address).unlink(missing_ok=True)
 
-    # --- time --------------------------------------------------------------------------------
+    # --- time ---
     def _run_time(self) -> None:
-        world = self.world
+        world, lockstep = self.world, self.world.lockstep
         wall0, sim0 = time.monotonic(), world.time
         while not self._stop.is_set():
-            if self._held():
-                wall0, sim0 = time.monotonic(), world.time  # the held wall time is not caught up later
-                time.sleep(0.001)
-                continue
-            asked = time.monotonic()
             with world.lock:
-                blocked = time.monotonic() - asked
-                if blocked > LOCK_WAIT_S:  # a command computed under the lock (path planning): not lab time
-                    wall0 += blocked
-                caught_up = False
+                lockstep.wake_due(world.time)  # a predicate another request made true
+                if lockstep.runnable():
+                    # Lab work is computing: time stands still, and the wall time it takes is not caught up.
+                    world.changed.wait(FROZEN_POLL_S)
+                    wall0, sim0 = time.monotonic(), world.time
+                    continue
+                limit = lockstep.next_deadline()
                 if self.time_factor > 0:
                     target = sim0 + (time.monotonic() - wall0) * self.time_factor
-                    behind = target - world.time
-                    caught_up = behind <= 0
-                    if not caught_up:
-                        world.advance(min(behind, PHYSICS_CHUNK_S if world.moving() else behind))
                     if target - world.time > 1.0:  # physics cannot keep up: run slower, not in bursts
                         wall0, sim0 = time.monotonic(), world.time
                 else:
-                    world.advance(PHYSICS_CHUNK_S if world.moving() else IDLE_CHUNK_S)
-            time.sleep(0.002 if caught_up else 0.0005)
-
-    def _hold(self, connection: Connection, seconds: float) -> None:
-        with self._holds_lock:
-            if seconds > 0:
-                self._holds[id(connection)] = time.monotonic() + seconds
+                    target = world.time + (PHYSICS_CHUNK_S if world.moving() else IDLE_CHUNK_S)
+                if world.moving():
+                    target = min(target, world.time + PHYSICS_CHUNK_S)
+                step = min(target, limit) - world.time
+                if step > 1e-9:
+                    world.advance(step, until=lambda: lockstep.wake_due(world.time))
+                caught_up = step <= 1e-9 or world.time >= target - 1e-9
+                # the wall time until the earliest waiting lease is due, at the pace (no need to look before)
+                due_in = (limit - world.time) / self.time_factor if self.time_factor > 0 else 0.0
+            if self.time_factor > 0:
+                if caught_up:
+                    time.sleep(min(max(due_in, MIN_PACE_PERIOD_S), PACE_PERIOD_S))
             else:
-                self._holds.pop(id(connection), None)
-
-    def _held(self) -> bool:
-        """Some driver finished a command moments ago and has not sent its next one yet."""
-        with self._holds_lock:
-            return bool(self._holds) and time.monotonic() < max(self._holds.values())
+                time.sleep(FREE_RUN_PAUSE_S)  # let requests take the world lock between chunks
 
     # --- requests ----------------------------------------------------------------------------
     def _accept(self) -> None:
@@ -174,35 +161,40 @@ class TwinServer:
         try:
             self._serve_requests(connection)
         finally:
-            self._hold(connection, 0.0)
+            with self.world.lock:
+                gone = self.world.lockstep.end_owned_by(id(connection))
+                self.world.changed.notify_all()
+            if gone:
+                log.warning("a client left with open leases %s; they are ended", ", ".join(gone))
 
     def _serve_requests(self, connection: Connection) -> None:
+        lockstep = self.world.lockstep
         while not self._stop.is_set():
             try:
-                device, method, args, kwargs = connection.recv()
+                request = connection.recv()
+                device, method, args, kwargs = request[:4]
             except (OSError, EOFError, TypeError, ValueError):
                 return
-            command = method in HOLDING_COMMANDS and device != CONTROL
-            if command:
-                self._hold(connection, 0.0)  # its next command came: the gap is over
+            lockstep.current = request[4] if len(request) > 4 else ""
             try:
-                answer: tuple[str, Any] = ("ok", self.dispatch(device, method, args, kwargs))
+                answer: tuple[str, Any] = ("ok", self.dispatch(device, method, args, kwargs, id(connection)))
             except PowderLabError as error:
                 answer = ("error", encode_error(error))
             except Exception as error:  # a bug in a model must not kill the twin
                 answer = ("error", encode_error(DeviceTimeoutError(str(device), f"twin internal error: {error!r}")))
-            if command:
-                self._hold(connection, self.command_hold_s)
             try:
-                connection.send(answer)
+                # Sim time rides along: under a lease it cannot move until the lease waits again (ADR 0082).
+                connection.send((*answer, self.world.time))
             except (OSError, EOFError):
                 return
 
-    def dispatch(self, device: str, method: str, args: tuple, kwargs: dict) -> Any:
-        """Run one request against the world (also used in-process by tests)."""
+    def dispatch(self, device: str, method: str, args: tuple, kwargs: dict, client: int = 0) -> Any:
+        """Run one request against the world (also used in-process by tests); client: who asks (leases)."""
         if device == CONTROL:
             if method not in CONTROL_METHODS:
                 raise UnknownResourceError("twin control method", method, CONTROL_METHODS)
+            if method.startswith("lease_"):
+                kwargs = {**kwargs, "client": client}
             return getattr(self, f"control_{method}")(*args, **kwargs)
         model = self.world.devices.get(device)
         if model is None:
@@ -220,6 +212,34 @@ class TwinServer:
 
     def control_time(self) -> float:
         return self.world.time
+
+    def control_lease_begin(self, key: str, parent: str = "", client: int = 0) -> bool:
+        """Open a lease for lab work (runnable until it waits); False if it was open already."""
+        with self.world.lock:
+            return self.world.lockstep.begin(key, parent, client)
+
+    def control_lease_end(self, key: str, wake: str = "", client: int = 0) -> float:
+        """End a lease, and at the same moment wake the lease `wake` (whoever takes the result over)."""
+        with self.world.lock:
+            if wake:
+                self.world.lockstep.wake(wake)
+            self.world.lockstep.end(key)
+            self.world.changed.notify_all()
+            return self.world.time
+
+    def control_lease_wait(self, key: str, deadline: float = math.inf, client: int = 0) -> float:
+        """The lease waits (without a thread here) until sim time `deadline` or a lease_end(..., wake=key)."""
+        with self.world.lock:
+            if deadline > self.world.time + 1e-9:
+                self.world.lockstep.wait(key, deadline)
+                self.world.changed.notify_all()
+            return self.world.time
+
+    def control_sleep_until(self, deadline: float, wall_timeout_s: float = 0.25) -> float:
+        """Wait until sim time `deadline` under the request's lease, at most wall_timeout_s; sim time now."""
+        world = self.world
+        world.wait_until(lambda: world.time >= deadline - 1e-9, max(0.0, deadline - world.time), None, wall_timeout_s)
+        return world.time
 
     def control_advance(self, seconds: float) -> float:
         self.world.advance(seconds)

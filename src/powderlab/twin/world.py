@@ -22,9 +22,9 @@ from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.site import SiteProfile
 from powderlab.twin.items import Item
 from powderlab.twin.scene import Scene, urdf_path
+from powderlab.twin.timeline import IDLE_STEP_S, Timeline
 
 MODES = ("physics", "kinematic")
-IDLE_STEP_S = 1.0  # longest time step when nothing moves (process models stay accurate)
 MOTION_STEP_S = 0.05  # longest step of a kinematic-mode motion
 MODEL_STEP_S = 0.05  # process models step at most this often while physics runs
 
@@ -35,7 +35,7 @@ class Steppable(Protocol):
     def step(self, time_s: float, dt: float) -> None: ...
 
 
-class World:
+class World(Timeline):
     """The cell: bodies, items, arms, device models, faults and the sim clock."""
 
     def __init__(
@@ -52,10 +52,7 @@ class World:
         self.scene = scene or Scene.load("cell")
         self.mode = mode
         self.seed = int(seed)
-        self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
-        self.time = 0.0
-        self.manual = True
+        super().__init__()
         self.physics_dt = 1.0 / self.scene.physics_hz
         self.physics_steps = 0
         self._model_dt = 0.0
@@ -198,20 +195,17 @@ class World:
     def moving(self) -> bool:
         return any(arm.moving() for arm in self.arms.values()) or self.time < self.settle_until
 
-    def advance(self, seconds: float) -> None:
-        """Let `seconds` of sim time pass for everything."""
-        with self.lock:
-            end = self.time + max(0.0, seconds)
-            while self.time < end - 1e-9:
-                if self.moving():
-                    if self.mode == "physics":
-                        dt = min(self.physics_dt, end - self.time)
-                    else:
-                        dt = min(MOTION_STEP_S, end - self.time, self._next_motion_event() or MOTION_STEP_S)
-                else:
-                    dt = min(IDLE_STEP_S, end - self.time)
-                self._step(dt)
-            self.changed.notify_all()
+    def _next_dt(self, remaining: float) -> float:
+        if self.moving():
+            if self.mode == "physics":
+                return min(self.physics_dt, remaining)
+            return min(MOTION_STEP_S, remaining, self._next_motion_event() or MOTION_STEP_S)
+        return min(IDLE_STEP_S, remaining)
+
+    def _manual_step(self) -> float:
+        if self.moving():
+            return self.physics_dt if self.mode == "physics" else MOTION_STEP_S
+        return IDLE_STEP_S
 
     def _next_motion_event(self) -> float | None:
         remaining = [arm.remaining_s() for arm in self.arms.values() if arm.moving()]
@@ -233,33 +227,6 @@ class World:
         self.time = t
         for hook in self._hooks:
             hook(t)
-
-    def wait_until(self, predicate: Callable[[], bool], timeout_s: float, stop: threading.Event | None = None) -> bool:
-        """Wait (in sim time) until predicate() holds; False after timeout_s or when stop is set.
-
-        Manual mode advances the world itself (like VirtualClock.sleep); otherwise the server's
-        loop advances it and this waits on the condition.
-        """
-        with self.lock:
-            deadline = self.time + max(0.0, timeout_s)
-            while not predicate():
-                if stop is not None and stop.is_set():
-                    return False
-                if self.time >= deadline - 1e-9:
-                    return predicate()
-                if self.manual:
-                    if self.moving():
-                        step = self.physics_dt if self.mode == "physics" else MOTION_STEP_S
-                    else:
-                        step = IDLE_STEP_S
-                    self.advance(min(step, deadline - self.time))
-                else:
-                    self.changed.wait(0.05)
-            return True
-
-    def sleep(self, seconds: float, stop: threading.Event | None = None) -> bool:
-        end = self.time + seconds
-        return self.wait_until(lambda: self.time >= end - 1e-9, seconds, stop)
 
     def close(self) -> None:
         with self.lock:

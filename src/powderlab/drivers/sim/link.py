@@ -8,13 +8,14 @@ socket is private to the user (0600 key file next to it, HMAC authentication by 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,36 @@ from powderlab.core.errors import DeviceDisconnectedError, DeviceError, ErrorCod
 
 CONTROL = "__twin__"
 RECONNECT_TIMEOUT_S = 1.0
+
+# The lease (twin.lockstep) the calling thread works for: every request it sends names it, so the
+# twin knows whose work a command or a wait is. Set by the station node around an operation.
+_lease = threading.local()
+
+
+def current_lease() -> str:
+    """The lease of the calling thread ("" outside any)."""
+    return getattr(_lease, "key", "")
+
+
+def lease_time() -> float | None:
+    """Sim time as of the last answer this thread got, while it works under a lease (else None).
+
+    A lease that computes holds the twin's clock, so that time is still the twin's time now.
+    """
+    if not current_lease():
+        return None
+    return getattr(_lease, "sim_time", None)
+
+
+@contextlib.contextmanager
+def lease_scope(key: str) -> Iterator[None]:
+    """Requests sent from this thread inside the block work for lease `key`."""
+    previous = current_lease()
+    _lease.key, _lease.sim_time = key, None
+    try:
+        yield
+    finally:
+        _lease.key, _lease.sim_time = previous, None
 
 
 def default_address() -> str:
@@ -118,8 +149,9 @@ class TwinLink:
     def call(self, device: str, method: str, *args: Any, **kwargs: Any) -> Any:
         connection = self._connection(device)
         try:
-            connection.send((device, method, args, kwargs))
-            status, value = connection.recv()
+            connection.send((device, method, args, kwargs, current_lease()))
+            status, value, *rest = connection.recv()
+            _lease.sim_time = float(rest[0]) if rest else None
         except (OSError, EOFError) as error:
             self._local.connection = None
             raise DeviceDisconnectedError(device, f"link to the twin lost ({error})") from None
