@@ -83,3 +83,63 @@ def test_recipe_from_dict_round_trip_and_errors():
     with pytest.raises(ValidationError) as bad_key:
         Recipe.from_dict({**data, "precursors": [{"powder": "Li2CO3", "mass": 3}]})
     assert "mass" in str(bad_key.value)
+
+
+def _recipe_data(**changes):
+    data = {
+        "recipe_id": "r1",
+        "target": "LiCoO2",
+        "precursors": [{"powder": "Li2CO3", "target_mg": 377.5}, {"powder": "Co3O4", "target_mg": 820.2}],
+        "milling": {"duration_s": 600, "frequency_hz": 25, "ball_count": 2},
+        "heating": [{"kind": "ramp", "target_c": 900, "rate_c_per_min": 10}, {"kind": "dwell", "duration_min": 60}],
+        "scan": {"two_theta_start_deg": 10, "two_theta_end_deg": 100},
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"precursors": [{"powder": "Li2CO3", "target_mg": 377.5}, {"powder": "Co3O4", "mass_mg": 820.2}]},
+            "recipe precursors[2]: unknown key 'mass_mg'; allowed: powder, target_mg",
+        ),
+        (
+            {"precursors": [{"powder": "Li2CO3"}]},
+            "recipe precursors[1]: missing 'target_mg'; required: powder, target_mg",
+        ),
+        ({"precursors": {"Li2CO3": 377.5}}, "recipe precursors: expected a list, e.g. [{powder: Li2CO3, target_mg:"),
+        ({"precursors": ["Li2CO3"]}, "recipe precursors[1]: expected a mapping with the keys powder, target_mg"),
+        (
+            {"heating": [{"kind": "ramp", "target_c": 900, "rate": 10}]},
+            "recipe heating[1]: unknown key 'rate'; allowed: kind, target_c, rate_c_per_min, duration_min",
+        ),
+        ({"heating": [{"target_c": 900}]}, "recipe heating[1]: missing 'kind'"),
+        ({"heating": {"kind": "ramp"}}, "recipe heating: expected a list"),
+        (
+            {"milling": {"duration_s": 600, "speed_rpm": 300, "balls": 2}},
+            "recipe milling: unknown keys 'speed_rpm', 'balls'; allowed: duration_s, frequency_hz, ball_count",
+        ),
+        (
+            {"scan": {"start_deg": 10}},
+            "recipe scan: unknown key 'start_deg'; allowed: two_theta_start_deg, two_theta_end_deg, step_deg, "
+            "scan_time_s",
+        ),
+        (
+            {"colour": "blue"},
+            "recipe: unknown key 'colour'; allowed: recipe_id, target, precursors, milling, heating, scan, notes",
+        ),
+    ],
+)
+def test_unknown_and_missing_recipe_keys_are_named_with_the_keys_allowed(changes, message):
+    with pytest.raises(ValidationError) as error:
+        Recipe.from_dict(_recipe_data(**changes))
+    assert message in str(error.value)
+    assert "__init__" not in str(error.value)
+
+
+def test_a_good_recipe_mapping_still_parses():
+    recipe = Recipe.from_dict(_recipe_data())
+    assert [d.target_mg for d in recipe.precursors] == [377.5, 820.2]
+    assert recipe.heating.segments[0].kind is SegmentKind.RAMP and recipe.milling.ball_count == 2

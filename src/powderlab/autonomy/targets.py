@@ -20,7 +20,7 @@ targets:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from powderlab.autonomy.model import Target, slug
+from powderlab.chemistry.formulas import formula_problem
 from powderlab.core.errors import ValidationError
 from powderlab.core.recipes import (
     HeatingProfile,
@@ -36,6 +37,7 @@ from powderlab.core.recipes import (
     Recipe,
     ScanSettings,
     a_lab_profile,
+    from_mapping,
 )
 
 TARGET_KEYS = {"target", "formula", "priority", "budget", "elements", "recipes", "notes"}
@@ -62,9 +64,13 @@ def parse_recipe(data: Any, target: str, index: int, defaults: Mapping[str, Any]
     precursors = data.get("precursors")
     if not isinstance(precursors, Mapping) or not precursors:
         raise ValidationError(where, "needs 'precursors': a mapping powder -> mg, e.g. {Li2CO3: 246.3}")
-    doses = tuple(PowderDose(str(powder), float(mass)) for powder, mass in precursors.items())
+    try:
+        doses = tuple(PowderDose(str(powder), float(mass)) for powder, mass in precursors.items())
+    except (TypeError, ValueError):
+        got = dict(precursors)
+        raise ValidationError(f"{where} precursors", f"expected powder -> mg numbers, got {got!r}") from None
     if "heating" in data:
-        heating = HeatingProfile.from_list(data["heating"])
+        heating = HeatingProfile.from_list(data["heating"], f"{where} heating")
     elif "temperature_c" in data:
         heating = a_lab_profile(
             float(data["temperature_c"]),
@@ -73,11 +79,8 @@ def parse_recipe(data: Any, target: str, index: int, defaults: Mapping[str, Any]
         )
     else:
         raise ValidationError(where, "needs 'temperature_c' (the A-Lab profile) or an explicit 'heating' list")
-    try:
-        milling = MillingSettings(**dict(data.get("milling") or defaults.get("milling") or {}))
-        scan = ScanSettings(**dict(data.get("scan") or defaults.get("scan") or {}))
-    except TypeError as error:
-        raise ValidationError(where, str(error)) from None
+    milling = from_mapping(MillingSettings, data.get("milling") or defaults.get("milling") or {}, f"{where} milling")
+    scan = from_mapping(ScanSettings, data.get("scan") or defaults.get("scan") or {}, f"{where} scan")
     return Recipe(f"{slug(target)}-r{index}", target, doses, heating, milling, scan, str(data.get("notes", "")))
 
 
@@ -105,6 +108,9 @@ def parse_targets(data: Any, source: str = "targets") -> TargetsFile:
         if not isinstance(formula, str) or not formula.strip():
             raise ValidationError(where, "needs 'target': the formula to make, e.g. Li2TiO3")
         formula = formula.strip()
+        problem = formula_problem(formula)
+        if problem:
+            raise ValidationError(where, problem)
         if formula in seen:
             raise ValidationError(where, f"'{formula}' is listed twice; give each target once")
         seen.add(formula)
@@ -128,6 +134,32 @@ def parse_targets(data: Any, source: str = "targets") -> TargetsFile:
             )
         )
     return TargetsFile(str(data.get("campaign") or Path(source).stem), tuple(targets))
+
+
+def check_plannable(targets: Sequence[Target], planner: Any, source: str = "targets") -> None:
+    """Refuse, before a campaign starts, every target the chosen planner cannot propose a recipe for.
+
+    Asks the planner for each target's first recipe with no history (what the campaign would do
+    first): the fixed-list planner needs recipes given with the target; the AI planners need the
+    target in the phase library and a precursor set from the inventory. The error names the entry,
+    the formula and the planner's reason.
+    """
+    problems = []
+    for number, target in enumerate(targets, start=1):
+        if planner.next_recipe(target, []) is not None:
+            continue
+        if not target.recipes and str(getattr(planner, "name", "")).startswith("fixed"):
+            why = (
+                "the fixed planner only tries the recipes given with a target, and it has none: give it "
+                "'recipes:' or choose an AI planner (--planner arrows)"
+            )
+        else:
+            explanations = getattr(planner, "explanations", {})
+            why = explanations.get(target.formula) or "the planner proposes no recipe for it"
+        problems.append(f"target {number}: '{target.formula}': {why}")
+    if problems:
+        planner_name = str(getattr(planner, "name", "planner"))
+        raise ValidationError(f"{source}", f"planner {planner_name} cannot make: " + "; ".join(problems))
 
 
 def load_targets(path: str | Path) -> TargetsFile:

@@ -55,13 +55,16 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from powderlab.autonomy.analysis import make_planner
     from powderlab.autonomy.report import write_report
     from powderlab.autonomy.store import Store
     from powderlab.autonomy.summary import campaign_summary
-    from powderlab.autonomy.targets import load_targets
+    from powderlab.autonomy.targets import check_plannable, load_targets
 
     targets_path = args.targets or str(data_path(*DEFAULT_TARGETS))
-    targets = load_targets(targets_path)
+    targets = load_targets(targets_path)  # refuses bad formulas and keys, naming the entry
+    # before any lab starts: every target must be one the chosen planner can propose a recipe for
+    check_plannable(targets.targets, make_planner(args.planner, args.seed), targets_path)
     report_dir = Path(args.report or tempfile.mkdtemp(prefix="powderlab-campaign-"))
     report_dir.mkdir(parents=True, exist_ok=True)
     database = args.database or str(report_dir / "campaign.sqlite")

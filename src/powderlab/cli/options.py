@@ -10,7 +10,9 @@ from typing import Any
 from powderlab.core.errors import ValidationError
 
 
-def add_lab_options(parser: argparse.ArgumentParser, default_backend: str | None = "mock") -> None:
+def add_lab_options(
+    parser: argparse.ArgumentParser, default_backend: str | None = "mock", time_factor_help: str | None = None
+) -> None:
     """--backend, --site, --params-file, --namespace, --station-backend, --time-factor, --log-level."""
     parser.add_argument(
         "--backend",
@@ -32,7 +34,7 @@ def add_lab_options(parser: argparse.ArgumentParser, default_backend: str | None
         "--time-factor",
         type=float,
         default=0.0,
-        help="run on sim time this many times faster than real time (0: wall time)",
+        help=time_factor_help or "run on sim time this many times faster than real time (0: wall time)",
     )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warn", "error"))
     parser.add_argument("--run-dir", default=None, help="where node logs go (default: a new temp folder)")

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from powderlab.cli.options import add_lab_options, manifest_from_args
 
@@ -21,8 +22,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("recipe", help="recipe YAML file (see sim/recipes/)")
     parser.add_argument("--sample-id", default=None, help="sample id (default: <recipe_id>-<time>)")
-    add_lab_options(parser, default_backend=None)
+    add_lab_options(
+        parser,
+        default_backend=None,
+        time_factor_help="sim seconds per wall second (default: 2000 with --backend mock, 0 with sim and real). "
+        "0 is REAL TIME: with --backend sim the twin then takes as long as a real lab, about 11 h for "
+        "sim/recipes/licoo2.yaml (600 s milling, 4 h dwell, natural cooling); give e.g. --time-factor 2000 to run "
+        "it in seconds",
+    )
     parser.set_defaults(handler=run)
+
+
+def real_time_notice(recipe: Any, backend: str) -> str:
+    """What a twin run at time factor 0 (real time) costs in wall time, and how to make it fast."""
+    from powderlab.core.recipes import FurnaceLimits
+
+    heating_s = recipe.heating.duration_s(FurnaceLimits())
+    total_h = (heating_s + recipe.milling.duration_s + recipe.scan.scan_time_s) / 3600.0
+    return (
+        f"note: --backend {backend} without --time-factor runs the twin in real time: this sample takes at least "
+        f"{total_h:.1f} h of wall time (furnace profile {heating_s / 3600.0:.1f} h, milling "
+        f"{recipe.milling.duration_s:g} s, XRD scan {recipe.scan.scan_time_s:g} s); give e.g. --time-factor 2000 "
+        "to run it in seconds of wall time"
+    )
 
 
 def load_recipe(path: str):
@@ -55,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.backend:
         if not args.time_factor:
             args.time_factor = DEFAULT_TIME_FACTOR[args.backend]
+            if args.backend == "sim":
+                print(real_time_notice(recipe, args.backend), file=sys.stderr, flush=True)
         manifest = manifest_from_args(args)
         session = LabSession(manifest, args.run_dir, args.log_level)
         print(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from powderlab.core.errors import ValidationError
 from powderlab.core.units import (
@@ -17,6 +17,39 @@ from powderlab.core.units import (
     require_positive,
     require_range,
 )
+
+T = TypeVar("T")
+
+
+def from_mapping(cls: type[T], data: Any, where: str) -> T:
+    """cls(**data) for a dataclass, refusing first what its constructor would only report as a TypeError.
+
+    Errors name where the mapping was (e.g. "recipe precursors[2]"), the unknown or missing keys and
+    the keys allowed, e.g. "recipe precursors[1]: unknown key 'mass_mg'; allowed: powder, target_mg".
+    """
+    allowed = [f.name for f in fields(cls)]
+    if not isinstance(data, Mapping):
+        raise ValidationError(where, f"expected a mapping with the keys {', '.join(allowed)}; got {data!r}")
+    unknown = [str(key) for key in data if key not in allowed]
+    if unknown:
+        keys = ", ".join(repr(key) for key in unknown)
+        raise ValidationError(
+            where, f"unknown key{'s' if len(unknown) > 1 else ''} {keys}; allowed: {', '.join(allowed)}"
+        )
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise ValidationError(
+            where, f"missing {', '.join(repr(name) for name in missing)}; required: {', '.join(required)}"
+        )
+    return cls(**data)
+
+
+def _items(data: Any, where: str, example: str) -> list[Any]:
+    """A YAML list field as a list (a mapping or a scalar there is refused with an example)."""
+    if isinstance(data, Mapping | str | bytes) or not isinstance(data, Iterable):
+        raise ValidationError(where, f"expected a list, e.g. {example}; got {data!r}")
+    return list(data)
 
 
 @dataclass(frozen=True)
@@ -126,8 +159,13 @@ class HeatingProfile:
         return [{**asdict(s), "kind": s.kind.value} for s in self.segments]
 
     @staticmethod
-    def from_list(items: Iterable[Mapping[str, Any]]) -> HeatingProfile:
-        return HeatingProfile(tuple(HeatingSegment(**dict(item)) for item in items))
+    def from_list(items: Iterable[Mapping[str, Any]], where: str = "heating") -> HeatingProfile:
+        """A profile from plain data: a list of segment mappings (errors name the segment and its keys)."""
+        example = "[{kind: ramp, target_c: 900, rate_c_per_min: 10}, {kind: dwell, duration_min: 240}]"
+        segments = _items(items, where, example)
+        return HeatingProfile(
+            tuple(from_mapping(HeatingSegment, item, f"{where}[{index}]") for index, item in enumerate(segments, 1))
+        )
 
 
 def natural_cooling_time_s(from_c: float, to_c: float, limits: FurnaceLimits) -> float:
@@ -239,20 +277,23 @@ class Recipe:
         """A recipe from plain data (a YAML/JSON file); errors name the field."""
         if not isinstance(data, Mapping):
             raise ValidationError("recipe", f"expected a mapping, got {type(data).__name__}")
-        known = {"recipe_id", "target", "precursors", "milling", "heating", "scan", "notes"}
-        unknown = sorted(set(data) - known)
+        known = ("recipe_id", "target", "precursors", "milling", "heating", "scan", "notes")
+        unknown = [str(key) for key in data if key not in known]
         if unknown:
-            raise ValidationError("recipe", f"unknown keys {unknown}; allowed: {sorted(known)}")
+            keys = ", ".join(repr(key) for key in unknown)
+            raise ValidationError(
+                "recipe", f"unknown key{'s' if len(unknown) > 1 else ''} {keys}; allowed: {', '.join(known)}"
+            )
         for required in ("recipe_id", "target", "precursors", "heating"):
             if required not in data:
                 raise ValidationError("recipe", f"missing '{required}'")
-        try:
-            precursors = tuple(PowderDose(**dict(item)) for item in data["precursors"])
-            heating = HeatingProfile.from_list(data["heating"])
-            milling = MillingSettings(**dict(data.get("milling") or {}))
-            scan = ScanSettings(**dict(data.get("scan") or {}))
-        except TypeError as error:  # unexpected / missing keyword in a nested mapping
-            raise ValidationError("recipe", str(error)) from None
+        doses = _items(data["precursors"], "recipe precursors", "[{powder: Li2CO3, target_mg: 377.5}]")
+        precursors = tuple(
+            from_mapping(PowderDose, item, f"recipe precursors[{index}]") for index, item in enumerate(doses, 1)
+        )
+        heating = HeatingProfile.from_list(data["heating"], "recipe heating")
+        milling = from_mapping(MillingSettings, data.get("milling") or {}, "recipe milling")
+        scan = from_mapping(ScanSettings, data.get("scan") or {}, "recipe scan")
         return Recipe(
             recipe_id=str(data["recipe_id"]),
             target=str(data["target"]),

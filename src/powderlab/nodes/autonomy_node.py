@@ -28,7 +28,7 @@ from powderlab.autonomy.cell import CellModel
 from powderlab.autonomy.engine import CampaignConfig, CampaignEngine
 from powderlab.autonomy.model import AnalysisResult, Progress
 from powderlab.autonomy.store import Store
-from powderlab.autonomy.targets import load_targets, parse_targets
+from powderlab.autonomy.targets import check_plannable, load_targets, parse_targets
 from powderlab.core.errors import PowderLabError
 from powderlab.core.resources import data_path
 from powderlab.core.site import SiteProfile
@@ -98,6 +98,8 @@ class AutonomyNode(Node):
         self.create_timer(1.0, self._republish, callback_group=self._group, clock=WALL_CLOCK)
         self._stop = threading.Event()
         self._targets_file = value("targets_file")
+        if self._targets_file:  # bad formulas, keys or targets the planner cannot make: refused at start
+            check_plannable(load_targets(self._targets_file).targets, self.engine.planner, self._targets_file)
         self._thread = threading.Thread(target=self._run, daemon=True, name="campaign")
         self._thread.start()
 
@@ -172,6 +174,7 @@ class AutonomyNode(Node):
     def _on_submit(self, request: srv.SubmitTargets.Request, response: srv.SubmitTargets.Response) -> Any:
         try:
             parsed = parse_targets(yaml.safe_load(request.targets_yaml), "submitted targets")
+            check_plannable(parsed.targets, self.engine.planner, "submitted targets")
         except (PowderLabError, yaml.YAMLError) as error:
             response.success, response.message = False, str(error)
             return response

@@ -127,20 +127,10 @@ def parse_entry(item: Any, library: PhaseLibrary, relax: Any = None) -> tuple[Ta
 
 
 def _composition(formula: str) -> Any:
-    from pymatgen.core import Composition, Element
+    """The formula's composition; the same check (and message) as every other entry point."""
+    from powderlab.chemistry.formulas import parse_formula
 
-    try:
-        composition = Composition(formula.strip())
-    except Exception:  # pymatgen raises several kinds for bad formulas
-        raise ValidationError("formula", f"'{formula}' is not a chemical formula; e.g. LiCoO2") from None
-    if composition.num_atoms <= 0:
-        raise ValidationError("formula", f"'{formula}' has no atoms")
-    bad = [str(el) for el in composition.elements if not Element.is_valid_symbol(getattr(el, "symbol", str(el)))]
-    if bad or any(type(el).__name__ == "DummySpecies" for el in composition.elements):
-        raise ValidationError(
-            "formula", f"'{formula}' is not a chemical formula (unknown {', '.join(bad)}); e.g. LiCoO2"
-        )
-    return composition
+    return parse_formula(formula, "formula")
 
 
 def _structure(data: Any) -> Any:
