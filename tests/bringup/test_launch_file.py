@@ -8,6 +8,7 @@ LaunchConfiguration, Node, LifecycleNode, LaunchDescription) and checks what the
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import types
 from pathlib import Path
@@ -91,3 +92,28 @@ def test_executables_exist_as_console_scripts():
     setup = (LAUNCH_FILE.parents[1] / "setup.py").read_text()
     for executable in ("station_node", "lab_manager", "sim_clock"):
         assert f"{executable} = powderlab.nodes." in setup
+
+
+def readme_launch_arguments() -> dict[str, tuple[str, str]]:
+    """The README's launch argument table (section "On a lab computer"): name -> (default, description)."""
+    readme = (LAUNCH_FILE.parents[1] / "README.md").read_text()
+    section = readme.split("## On a lab computer", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([a-z_]+)` \| (.*?) \| (.*) \|$", section, re.M)
+    return {name: (default, description) for name, default, description in rows}
+
+
+def test_the_readme_lists_every_launch_argument_with_its_default_and_description(launch_file):
+    declared, _ = run(launch_file)
+    listed = readme_launch_arguments()
+    assert sorted(declared) == sorted(listed), "README table and lab.launch.py declare different arguments"
+    for name, kwargs in declared.items():
+        default, description = listed[name]
+        assert default == (f"`{kwargs['default_value']}`" if kwargs["default_value"] else "(empty)"), name
+        assert description == kwargs["description"], f"README describes {name} differently from lab.launch.py"
+
+
+def test_time_factor_says_it_paces_the_twin_and_what_0_means(launch_file):
+    declared, _ = run(launch_file)
+    description = declared["time_factor"]["description"]
+    assert "backend:=sim: paces the twin (0: real time" in description
+    assert "backend:=mock" in description and "11 h" in description

@@ -23,14 +23,30 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ("station_backends", "", "per-station backend overrides, e.g. 'dosing=real,milling=mock'"),
     ("params_file", "", "ROS params file keyed by node name (empty: share/powderlab/launch/powderlab.yaml)"),
     ("namespace", "", "namespace of every node of this lab"),
-    ("use_sim_time", "false", "use /clock (the twin or sim_clock publishes it)"),
-    ("time_factor", "0", "with backend:=mock, publish /clock this many times faster than real time (0: off)"),
-    ("backend_options", "{}", "backend options as a YAML mapping (e.g. the twin's address)"),
-    ("autostart", "true", "configure and activate every station at start"),
+    (
+        "use_sim_time",
+        "false",
+        "every node follows /clock; implied by backend:=sim (the twin publishes it) and by time_factor > 0 "
+        "(sim_clock publishes it)",
+    ),
+    (
+        "time_factor",
+        "0",
+        "sim seconds per wall second. backend:=mock: a sim_clock node publishes /clock this many times faster "
+        "than real time (0: no sim_clock, wall time); backend:=sim: paces the twin (0: real time, like 1); "
+        "keep 0 with backend:=real. At 0 a sample takes hours (about 11 h for sim/recipes/licoo2.yaml)",
+    ),
+    (
+        "backend_options",
+        "{}",
+        "backend options as a YAML mapping, e.g. the twin's {twin_mode: physics, twin_faults: stuck_door, "
+        "twin_seed: 3, twin_time_factor: 0 (as fast as possible), twin_address}",
+    ),
+    ("autostart", "true", "configure and activate every station at start (false: wait for lab/manage)"),
     ("dashboard", "true", "serve the technician dashboard (web, 127.0.0.1 unless dashboard_host says otherwise)"),
     ("dashboard_port", "8080", "TCP port of the dashboard"),
     ("dashboard_host", "127.0.0.1", "address the dashboard binds (plain HTTP: keep it on a trusted network)"),
-    ("log_level", "info", "log level of every node: debug, info, warn, error"),
+    ("log_level", "info", "log level of every node: debug, info, warn, error, fatal"),
     ("autonomy", "false", "also start the autonomy node (campaigns: autonomy/submit_targets, autonomy/progress)"),
     ("autonomy_database", "", "campaign records: a SQLite file or a postgresql:// URL (empty: the node's default)"),
 )
