@@ -5,6 +5,7 @@ import pytest
 from powderlab.core.errors import ErrorCode
 from powderlab.core.positions import PositionState
 from powderlab.core.samples import SampleRef
+from powderlab.stations.base import ManualRequest
 from powderlab.stations.transfer import TransferRequest
 
 
@@ -61,3 +62,43 @@ def test_protective_stop_mid_transfer_leaves_a_true_record(lab):
     assert outcome.code is ErrorCode.PROTECTIVE_STOP
     assert lab.transfer.table.find("crucible_01") == "arm_a/gripper"  # it is in the gripper, and says so
     assert lab["transfer"].mode.name == "FAULT"
+
+
+def test_a_failed_transfer_stops_only_its_own_arm(lab):
+    """A fault of arm_a's transfer safe-stops arm_a, never arm_b (another operation may be moving it)."""
+    arms = lab.transfer.arms()
+    stopped = []
+    for name, arm in arms.items():
+        arm.safe_stop = lambda name=name: stopped.append(name)
+    original = arms["arm_a"].move_to
+
+    def stop_on_the_way(position, height, speed=0.5):
+        if position == "dosing/balance":
+            arms["arm_a"].trigger_protective_stop()
+        original(position, height, speed)
+
+    arms["arm_a"].move_to = stop_on_the_way
+    outcome = transfer(lab, "crucible_01", "storage/1", "dosing/balance")
+    assert outcome.code is ErrorCode.PROTECTIVE_STOP
+    assert stopped == ["arm_a"]
+
+
+def test_an_arm_that_placed_in_shared_space_parks_at_home(lab):
+    outcome = transfer(lab, "crucible_01", "storage/1", "done/1")  # done/* is served by both arms
+    assert outcome.ok, outcome.message
+    assert lab.transfer.arms()["arm_a"].at == "home"
+    assert lab.transfer.coordinator.holders() == {}
+
+
+def test_a_transfer_waits_for_the_other_arm_in_shared_space_and_then_fails_clearly(lab):
+    station = lab.transfer
+    station.parameters["arm_wait_timeout_s"] = 30.0
+    assert station.command(ManualRequest("move_to", "arm_b", "done/5")).ok  # arm_b stands over the done rack
+    outcome = transfer(lab, "crucible_01", "storage/1", "done/1")
+    assert outcome.code is ErrorCode.TIMEOUT, outcome.message
+    assert "arm_a cannot move to done/1" in outcome.message and "'shared_space' is held by arm_b" in outcome.message
+    assert "waited 30.0 s" in outcome.message
+    assert station.mode.name == "IDLE"  # a refusal, not a fault: nothing was stopped
+    assert station.table.find("crucible_01") == "arm_a/gripper"  # it waits holding the crucible, and says so
+    assert station.command(ManualRequest("move_home", "arm_b")).ok
+    assert station.command(ManualRequest("move_to", "arm_a", "done/1")).ok  # the way is free now

@@ -186,10 +186,12 @@ class Station:
             except PowderLabError as error:
                 log.warning("%s: disconnect of %s failed: %s", self.name, device.name, error)
 
-    def safe_stop(self) -> list[str]:
-        """Every device to its safe state; returns the errors of those that could not."""
+    def safe_stop(self, only: list[str] | None = None) -> list[str]:
+        """Every device (or those named in `only`) to its safe state; returns the errors of those that could not."""
         problems = []
         for device in self.devices.values():
+            if only is not None and device.name not in only:
+                continue
             try:
                 device.safe_stop()
             except Exception as error:
@@ -309,14 +311,14 @@ class Station:
                 return Outcome(ErrorCode.NONE, result.message, result.data)
             return Outcome(ErrorCode.NONE, self.summary(operation, result), result)
         except OperationFailedError as error:
-            self._after_error(error)
+            self._after_error(error, context)
             return Outcome(error.code, str(error), error.partial)
         except PowderLabError as error:
-            self._after_error(error)
+            self._after_error(error, context)
             return Outcome(error.code, str(error))
         except Exception as error:  # a bug or an unexpected library error: keep the station safe
             log.exception("%s: %s failed unexpectedly", self.name, operation)
-            self.safe_stop()
+            self.safe_stop(self.stop_scope(context))
             self.mark_fault(f"internal error in {operation}: {error!r}")
             return Outcome(ErrorCode.UNKNOWN, f"internal error in {operation}: {error!r}")
         finally:
@@ -335,14 +337,22 @@ class Station:
         for running in list(self._running.values()):
             running.cancel.set()
 
-    def _after_error(self, error: PowderLabError) -> None:
+    def stop_scope(self, context: OperationContext) -> list[str] | None:
+        """The devices a failed operation safe-stops: None for all of them.
+
+        A station whose operations run concurrently on different devices (the transfer station's
+        two arms) names only the operation's own, so a failure never stops another one's motion.
+        """
+        return None
+
+    def _after_error(self, error: PowderLabError, context: OperationContext) -> None:
         """Device faults put the station in FAULT (safe-stopped); other errors leave it usable."""
         if isinstance(error, DeviceError | OperationFailedError) and error.code in (
             ErrorCode.DEVICE_FAULT,
             ErrorCode.DEVICE_DISCONNECTED,
             ErrorCode.PROTECTIVE_STOP,
         ):
-            self.safe_stop()
+            self.safe_stop(self.stop_scope(context))
             self.mark_fault(str(error))
 
     def summary(self, operation: str, result: Any) -> str:

@@ -121,6 +121,11 @@ class ArmTeleop:
     def gripper_item(self, arm: str) -> PositionSnapshot:  # pragma: no cover - TransferStation's
         raise NotImplementedError
 
+    def move_arm(  # pragma: no cover - TransferStation's: one motion granted by its arm coordinator
+        self, name: str, context: OperationContext, goal: str | None, height: Height = Height.APPROACH, **kw: Any
+    ) -> None:
+        raise NotImplementedError
+
     def _arm(self, name: str) -> Arm:
         arms = self.arms()
         if name not in arms:
@@ -138,6 +143,9 @@ class ArmTeleop:
         context.hold(request.arm)  # no wait: busy in a transfer -> StationUnavailableError now
         context.check()
         target = jog_target(arm.joint_positions(), arm.tool_pose(), request, limits)
+        # A jog moves the arm a few millimetres from where it stands (the twin and the controller
+        # still refuse a collision): it stays in the shared-space zones it holds, so it needs no
+        # grant from the arm coordinator, and both arms can be jogged at once (ADR 0080).
         if isinstance(target, Pose):
             arm.move_tool(target, limits.move_speed)
             what = f"tool {TOOL_AXES[request.axis]}"
@@ -170,12 +178,12 @@ class ArmTeleop:
             state = arm.set_gripper(True)
             message = f"{request.target} gripper closed" + (" (object detected)" if state.object_detected else "")
         elif request.command == "move_home":
-            arm.move_home(speed)
+            self.move_arm(request.target, context, "home", speed=speed, wait_s=0.0)
             message = f"{request.target} at home"
         else:
             if not request.argument:
                 raise ValidationError("argument", f"move_to needs a position; {request.target} serves {arm.serves}")
             arm.check_reach(request.argument)
-            arm.move_to(request.argument, Height.APPROACH, speed)
+            self.move_arm(request.target, context, request.argument, Height.APPROACH, speed=speed, wait_s=0.0)
             message = f"{request.target} above {request.argument}"
         return ManualResult(message, self.arm_state(request.target, arm))

@@ -6,6 +6,11 @@ free handover position), reserves every position it will touch and the arms it n
 once (so two transfers never deadlock), then picks and places leg by leg. An item in a gripper
 is recorded at the position `<arm>/gripper`, so after any failure the table still says where
 everything is.
+
+Every arm motion (of a transfer or of teleoperation) is granted by one ArmCoordinator against the
+zones of shared air space it passes through (ADR 0080): a motion the other arm is in the way of
+waits for it, bounded by `arm_wait_timeout_s`, and an arm that ends a leg in shared space parks
+at home. A failed operation stops only its own arms.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import fnmatch
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +32,7 @@ from powderlab.core.samples import SampleRef
 from powderlab.core.site import SiteProfile, StationConfig
 from powderlab.drivers.arm import Arm, Height
 from powderlab.drivers.base import Device
+from powderlab.stations.arm_zones import HOME, ArmCoordinator, shared_zones
 from powderlab.stations.base import Station
 from powderlab.stations.context import OperationContext
 from powderlab.stations.teleop import ArmTeleop
@@ -59,7 +65,6 @@ class TransferResult:
 
 
 MOVES_PER_LEG = 6  # approach, grasp, retreat at the source; approach, place, retreat at the destination
-HANDOVER_ZONE = "handover_zone"  # the air space over the handover positions: one arm at a time
 
 
 def gripper_position(arm: str) -> str:
@@ -77,6 +82,8 @@ class TransferStation(ArmTeleop, Station):
         "speed": 0.5,
         "arm_wait_timeout_s": 600.0,
         "handover_positions": "buffer/*",
+        # Position patterns in the arms' shared space besides those two arms serve (comma-separated).
+        "shared_space_positions": "",
         "state_file": "",
         "expected_move_s": 5.0,  # for scheduling: one arm motion (six per leg)
         **ArmTeleop.teleop_parameters,
@@ -103,6 +110,10 @@ class TransferStation(ArmTeleop, Station):
                 self.table.place(position, labware)
         self.on_positions_changed: Any = None
         self._save()
+        extra = [p.strip() for p in str(self.parameters["shared_space_positions"]).split(",")]
+        self.coordinator = ArmCoordinator(
+            arms, shared_zones({name: arm.serves for name, arm in arms.items()}, extra), clock
+        )
 
     def arms(self) -> dict[str, Arm]:
         return {name: d for name, d in self.devices.items() if isinstance(d, Arm)}
@@ -192,66 +203,98 @@ class TransferStation(ArmTeleop, Station):
     def _is_handover(self, position: str) -> bool:
         return fnmatch.fnmatchcase(position, str(self.parameters["handover_positions"]))
 
-    def _enter_handover_zone(self, context: OperationContext, carrying: bool) -> None:
-        """Wait until no other arm works at the handover positions (their air space is shared)."""
-        wait_s = float(self.parameters["arm_wait_timeout_s"])
-        context.hold(HANDOVER_ZONE, wait_s=wait_s, cancellable=not carrying)
+    def move_arm(
+        self,
+        name: str,
+        context: OperationContext,
+        goal: str | None,
+        height: Height = Height.APPROACH,
+        *,
+        carrying: bool = False,
+        move: Callable[[], None] | None = None,
+        speed: float | None = None,
+        wait_s: float | None = None,
+    ) -> None:
+        """One motion of an arm, granted by the coordinator: to a position at a height, or HOME.
+
+        goal UNKNOWN (None) with move=<callable>: a motion to joints or a tool pose (teleoperation),
+        which may end anywhere. carrying=True: only the e-stop ends a wait for the other arm (a
+        cancel takes effect only with an empty gripper). wait_s: the bound of that wait (default
+        the parameter arm_wait_timeout_s; teleoperation passes 0 and is refused at once).
+        """
+        speed = float(self.parameters["speed"]) if speed is None else speed
+        arm = self.arms()[name]
+        with self.coordinator.motion(
+            name,
+            goal,
+            float(self.parameters["arm_wait_timeout_s"]) if wait_s is None else wait_s,
+            context.operation_id,
+            check=context.check_estop if carrying else context.check,
+            stop=None if carrying else context.stop_event,
+        ):
+            if move is not None:
+                move()
+            elif goal == HOME:
+                arm.move_home(speed)
+            else:
+                arm.move_to(str(goal), height, speed)
+
+    def park(self, name: str, context: OperationContext) -> None:
+        """Move the arm home if it stands in shared space, so the other arm never finds it in the way."""
+        if self.coordinator.held(name):
+            self.move_arm(name, context, HOME)
 
     def _carry(self, leg: Leg, sample: SampleRef, context: OperationContext) -> None:
-        """Pick at the source, place at the destination; one arm at a time at the handover positions.
+        """Pick at the source, place at the destination; every motion granted by the coordinator.
 
-        An arm that placed at a handover position parks at home before it lets the zone go, so the
-        other arm never finds it in the way (it used to wait above the buffer until its next job).
+        An arm that ends the leg in shared space (it placed in the buffer or done rack) parks at
+        home, so the other arm never finds it in the way (it used to wait there until its next job).
         """
         arm = self.arms()[leg.arm]
-        speed = float(self.parameters["speed"])
         operation = context.operation_id
         gripper = gripper_position(leg.arm)
         context.checkpoint()  # cancel and pause take effect only with nothing in the gripper
         labware = self.table.get(leg.source).labware
         context.feedback(stage="picking", arm=leg.arm, at=leg.source)
         arm.set_gripper(False)
-        from_rack, to_rack = self._is_handover(leg.source), self._is_handover(leg.destination)
-        if from_rack:
-            self._enter_handover_zone(context, carrying=False)
-        arm.move_to(leg.source, Height.APPROACH, speed)
+        self.move_arm(leg.arm, context, leg.source, Height.APPROACH)
         context.check_estop()
-        arm.move_to(leg.source, Height.GRASP, speed)
+        self.move_arm(leg.arm, context, leg.source, Height.GRASP)
         grip = arm.set_gripper(True)
         if not grip.object_detected:
             arm.set_gripper(False)
-            arm.move_to(leg.source, Height.APPROACH, speed)
+            self.move_arm(leg.arm, context, leg.source, Height.APPROACH)
+            self.park(leg.arm, context)
             what = labware.labware_id if labware else "item"
             raise DeviceError(leg.arm, f"no {what} detected in the gripper at '{leg.source}'; check the position")
         self.table.move(leg.source, gripper, labware.labware_id if labware else None, operation)
         if sample.sample_id:
             self.table.assign_sample(gripper, sample.sample_id)
         self._positions_changed()
-        arm.move_to(leg.source, Height.APPROACH, speed)
+        self.move_arm(leg.arm, context, leg.source, Height.APPROACH, carrying=True)
         context.check_estop()
         context.feedback(stage="moving", arm=leg.arm, at=leg.destination)
-        if to_rack:
-            self._enter_handover_zone(context, carrying=True)
-        arm.move_to(leg.destination, Height.APPROACH, speed)
-        if from_rack and not to_rack:
-            context.let_go(HANDOVER_ZONE)  # above the destination: out of the zone
+        self.move_arm(leg.arm, context, leg.destination, Height.APPROACH, carrying=True)
         context.check_estop()
-        arm.move_to(leg.destination, Height.GRASP, speed)
+        self.move_arm(leg.arm, context, leg.destination, Height.GRASP, carrying=True)
         context.feedback(stage="placing", arm=leg.arm, at=leg.destination)
         arm.set_gripper(False)
         self.table.move(gripper, leg.destination, None, operation)
         self._positions_changed()
-        arm.move_to(leg.destination, Height.APPROACH, speed)
-        if to_rack:
-            arm.move_home(speed)  # park out of the shared air space, then let the other arm in
-            context.let_go(HANDOVER_ZONE)
+        self.move_arm(leg.arm, context, leg.destination, Height.APPROACH)
+        self.park(leg.arm, context)
+
+    def stop_scope(self, context: OperationContext) -> list[str] | None:
+        """A failed transfer or teleop command stops only the arms it holds, never the other arm's motion."""
+        arms = self.arms()
+        return [name for name in context.held if name in arms]
 
     def estimate_s(self, operation: str, request: TransferRequest) -> float:
         try:
             legs = self.plan(request.source, request.destination)
         except PowderLabError:
             return 2 * (MOVES_PER_LEG + 1) * float(self.parameters["expected_move_s"])
-        parks = sum(self._is_handover(leg.destination) for leg in legs)  # home after a handover placement
+        parks = sum(bool(self.coordinator.zones_of(leg.destination)) for leg in legs)  # home after shared space
         return (len(legs) * MOVES_PER_LEG + parks) * float(self.parameters["expected_move_s"])
 
     def summary(self, operation: str, result: TransferResult) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from powderlab.core.errors import DeviceError, ErrorCode, ProtectiveStopError, ValidationError
@@ -13,7 +15,14 @@ from powderlab.twin.devices.base import TwinDevice
 
 
 class TwinArm(TwinDevice, Arm):
-    """Plans in the world, refuses blocked paths before moving, waits for the motion in sim time."""
+    """Plans in the world, refuses blocked paths before moving, waits for the motion in sim time.
+
+    The base joint of a move to a position stays within the one turn whose ends point at the other
+    arm, so a motion between two positions only this arm serves never sweeps across the space
+    between the arms (it turns round through the arm's own side, never by a full turn); that space
+    is entered only on the way to or from a shared position, whose zone the transfer station's arm
+    coordinator grants (ADR 0080).
+    """
 
     @property
     def model(self) -> ArmModel:
@@ -68,6 +77,30 @@ class TwinArm(TwinDevice, Arm):
         home = self.model.nearest_turn(np.array(HOME), self.model.q)  # the home pose, without a full turn
         self._run([self.model.q.copy(), home], speed, set(), "home")
 
+    def _own_turn(self, q: np.ndarray) -> np.ndarray:
+        """q with the base joint turned into the window (front - 2 pi, front], front pointing at the other arm.
+
+        The window's ends are the only base angles that point the arm at the other one, so a
+        motion between two targets inside it never sweeps across the other arm's side.
+        """
+        others = [a.placement.xyz for name, a in self.world.arms.items() if name != self.name]
+        if not others:
+            return q
+        local = self.model.to_base(np.asarray(others[0], dtype=float))
+        front = math.atan2(local[1], local[0]) + math.pi  # the base angle that points the tool at it
+        turned = np.array(q, dtype=float)
+        turned[0] = front - (front - turned[0]) % (2 * math.pi)
+        if abs(turned[0]) > JOINT_LIMIT_RAD:  # a window past a limit (not in the reference cell): as planned
+            return np.array(q, dtype=float)
+        return turned
+
+    def _round_by_home(self, waypoints: list[np.ndarray]) -> list[np.ndarray]:
+        """The same motion by way of home (the base joint turns through the arm's own side)."""
+        home = self.model.nearest_turn(np.array(HOME), waypoints[0])
+        first = self.model.nearest_turn(waypoints[1], home)
+        shift = first - waypoints[1]  # whole turns: the rest of the path keeps its shape
+        return [waypoints[0], home, first, *(w + shift for w in waypoints[2:])]
+
     def move_to(self, position: str, height: Height, speed: float = 0.5) -> None:
         self._check_motion(speed)
         self.check_reach(position)
@@ -86,10 +119,10 @@ class TwinArm(TwinDevice, Arm):
                 if near[0] or near[1] or np.linalg.norm(here - goal) < 0.003:  # the way up or down here
                     waypoints = model.cartesian(model.q.copy(), goal, here)
                 else:
-                    target = model.solve(goal)
+                    target = self._own_turn(model.solve(goal))
                     waypoints = [model.q.copy(), target]
                     if height is Height.GRASP:
-                        target_above = model.solve(above)
+                        target_above = self._own_turn(model.solve(above))
                         waypoints = [model.q.copy(), target_above, *model.cartesian(target_above, grasp, above)[1:]]
             except ValidationError as error:
                 raise NotReachableError(f"pose for arm '{self.name}' ({error})", position, self.serves) from None
@@ -102,8 +135,7 @@ class TwinArm(TwinDevice, Arm):
                         self.name, f"collision: the way down into {position} is blocked by {', '.join(hits)}; not moved"
                     )
             if model.check_path(waypoints, ignore) and len(waypoints) >= 2:
-                home = model.nearest_turn(np.array(HOME), waypoints[0])
-                waypoints = [waypoints[0], home, model.nearest_turn(waypoints[1], home), *waypoints[2:]]
+                waypoints = self._round_by_home(waypoints)
         self._run(waypoints, speed, ignore, position)
 
     def gripper(self) -> GripperState:
