@@ -122,7 +122,7 @@ class ArmTeleop:
         raise NotImplementedError
 
     def move_arm(  # pragma: no cover - TransferStation's: one motion granted by its arm coordinator
-        self, name: str, context: OperationContext, goal: str | None, height: Height = Height.APPROACH, **kw: Any
+        self, name: str, context: OperationContext, goal: str, height: Height = Height.APPROACH, **kw: Any
     ) -> None:
         raise NotImplementedError
 

@@ -19,7 +19,7 @@ import fnmatch
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -207,20 +207,18 @@ class TransferStation(ArmTeleop, Station):
         self,
         name: str,
         context: OperationContext,
-        goal: str | None,
+        goal: str,
         height: Height = Height.APPROACH,
         *,
         carrying: bool = False,
-        move: Callable[[], None] | None = None,
         speed: float | None = None,
         wait_s: float | None = None,
     ) -> None:
         """One motion of an arm, granted by the coordinator: to a position at a height, or HOME.
 
-        goal UNKNOWN (None) with move=<callable>: a motion to joints or a tool pose (teleoperation),
-        which may end anywhere. carrying=True: only the e-stop ends a wait for the other arm (a
-        cancel takes effect only with an empty gripper). wait_s: the bound of that wait (default
-        the parameter arm_wait_timeout_s; teleoperation passes 0 and is refused at once).
+        carrying=True: only the e-stop ends a wait for the other arm (a cancel takes effect only
+        with an empty gripper). wait_s: the bound of that wait (default the parameter
+        arm_wait_timeout_s; teleoperation passes 0 and is refused at once).
         """
         speed = float(self.parameters["speed"]) if speed is None else speed
         arm = self.arms()[name]
@@ -232,12 +230,10 @@ class TransferStation(ArmTeleop, Station):
             check=context.check_estop if carrying else context.check,
             stop=None if carrying else context.stop_event,
         ):
-            if move is not None:
-                move()
-            elif goal == HOME:
+            if goal == HOME:
                 arm.move_home(speed)
             else:
-                arm.move_to(str(goal), height, speed)
+                arm.move_to(goal, height, speed)
 
     def park(self, name: str, context: OperationContext) -> None:
         """Move the arm home if it stands in shared space, so the other arm never finds it in the way."""
