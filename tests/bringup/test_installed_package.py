@@ -1,7 +1,7 @@
 """The package as `pip install .` installs it is whole, and works from there, not from the source tree.
 
-A wheel is built from a copy of the files git tracks (so no build/ litter of an earlier build can
-hide a file that setup.py leaves out), compared with `git ls-files`, and installed non-editable
+A wheel is built from a copy of the tree without what git ignores (so no build/ litter of an earlier
+build can hide a file that setup.py leaves out), compared with `git ls-files`, and installed non-editable
 into a temporary --target folder. The checks then run the venv's interpreter (the ROS wheels live
 in its site-packages) with that folder first on PYTHONPATH and the working directory outside the
 repository, and assert that `powderlab` and its share folder are the installed ones.
@@ -30,11 +30,14 @@ SHARE_FOLDERS = ("launch", "hardware", "sim", "urdf")
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def tracked(*folders: str) -> list[str]:
-    """Files git tracks below the folders (that exist in the working tree), repository-relative."""
+def tracked(*folders: str, new: bool = False) -> list[str]:
+    """Files git tracks below the folders (that exist in the working tree), repository-relative;
+    new=True adds the files git does not track yet but does not ignore either (work in progress)."""
+    others = ["--others", "--exclude-standard"] if new else []
     listed = subprocess.run(
-        ["git", "ls-files", "-z", "--", *folders], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
+        ["git", "ls-files", "-z", "--cached", *others, "--", *folders],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
     return sorted(name for name in listed.split("\0") if name and (ROOT / name).is_file())
 
 
@@ -65,7 +68,7 @@ class Installed:
 def installed(tmp_path_factory) -> Installed:
     base = tmp_path_factory.mktemp("installed")
     tree = base / "tree"
-    for name in tracked("."):
+    for name in tracked(".", new=True):  # the tree as it is, without what .gitignore leaves out (build/)
         if (ROOT / name).is_symlink():  # ros2_ws/src/powderlab links back to the root
             continue
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
