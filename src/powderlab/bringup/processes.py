@@ -1,19 +1,36 @@
-"""Run a manifest's nodes as child processes, and stop them all, whatever happens to us."""
+"""Run a manifest's nodes as child processes, and stop them all, whatever happens to us.
+
+Every child of a lab is started in one process group of its own (so a stop, or a second signal,
+can end the lab and anything its nodes started with one killpg) and with a parent-death signal (so
+a supervisor killed with SIGKILL still stops its nodes). A node stops itself within 5 s of the
+signal (powderlab.nodes.station_node.spin_node); the supervisor waits that long and then kills the
+group.
+"""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from powderlab.bringup.manifest import LabManifest, NodeSpec
 
 PR_SET_PDEATHSIG = 1
+# A node makes its devices safe and exits within this many seconds of SIGINT (its own watchdog ends
+# it otherwise); the supervisor kills what is left after it.
+NODE_STOP_BOUND_S = 5.0
+# The nodes the stations' devices and clocks live in: stopped after the stations.
+STOPPED_LAST = ("powderlab.nodes.twin_node", "powderlab.nodes.sim_clock")
 
 
 try:
@@ -22,10 +39,58 @@ except OSError:  # not glibc Linux: children are still stopped by LabProcesses.s
     _PRCTL = None
 
 
-def _die_with_parent() -> None:
-    """In the child, between fork and exec: get SIGTERM when the parent dies, even by kill -9."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with(parent_pid: int, from_main_thread: bool) -> Callable[[], None]:
+    """For the child, between fork and exec: get SIGTERM when the parent dies, even by kill -9.
+
+    The signal follows the parent *thread* that forked: from any other thread than the main one it
+    would stop the child when that thread ends, so there the child relies on the process group and
+    LabProcesses.stop() alone. (A parent killed outright sends one SIGTERM per thread that exits.)
+    A parent that died before the prctl took effect would never send it: then the child ends at once
+    instead of running as an orphan.
+    """
+
+    def setup() -> None:
+        if _PRCTL is not None and from_main_thread:
+            _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+    return setup
+
+
+def spawn(
+    command: Sequence[str], log: IO[Any], env: Mapping[str, str] | None, process_group: int = 0
+) -> subprocess.Popen[bytes]:
+    """One child of a lab: output to log, no stdin, in process_group (0: a new group led by the child)."""
+    return subprocess.Popen(
+        list(command),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=dict(env) if env is not None else None,
+        process_group=process_group,
+        preexec_fn=_die_with(os.getpid(), threading.current_thread() is threading.main_thread()),  # noqa: PLW1509 - two C calls, no Python locks
+    )
+
+
+def kill_group(pgid: int, signum: int = signal.SIGKILL) -> None:
+    """Signal a whole process group; a group that is gone already is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+# Every lab of this process that has not been stopped: killed at interpreter exit, and by
+# kill_all_labs() (a second Ctrl-C / SIGTERM while a lab is stopping).
+_LIVE: weakref.WeakSet[LabProcesses] = weakref.WeakSet()
+
+
+def kill_all_labs() -> None:
+    """SIGKILL every lab process group this process started and has not stopped."""
+    for lab in list(_LIVE):
+        lab.kill()
+
+
+atexit.register(kill_all_labs)
 
 
 def node_command(node: NodeSpec, params_file: Path, overrides_file: Path, log_level: str) -> list[str]:
@@ -38,7 +103,12 @@ def node_command(node: NodeSpec, params_file: Path, overrides_file: Path, log_le
 
 
 class LabProcesses:
-    """Every node of a manifest as its own process, with its output in <run_dir>/<node>.log."""
+    """Every node of a manifest as its own process, with its output in <run_dir>/<node>.log.
+
+    All nodes share one process group (pgids); stop() SIGINTs them (stations first, then the twin or
+    sim clock), waits NODE_STOP_BOUND_S for each and SIGKILLs the group; stop_times holds how long
+    each node took to exit after its SIGINT.
+    """
 
     def __init__(
         self, manifest: LabManifest, run_dir: Path, log_level: str = "info", env: Mapping[str, str] | None = None
@@ -50,22 +120,27 @@ class LabProcesses:
         self.env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         self.env.setdefault("ROS_LOG_DIR", str(self.run_dir / "ros_log"))
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.pgids: set[int] = set()
+        self.stop_times: dict[str, float] = {}
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         overrides = self.run_dir / "overrides.yaml"
         overrides.write_text(self.manifest.overrides_yaml())
+        _LIVE.add(self)
+        group = 0  # the first node leads the lab's process group; the others join it
         for node in self.manifest.nodes:
-            log = open(self.run_dir / f"{node.name}.log", "wb")  # noqa: SIM115 - lives as long as the child
-            self.processes[node.name] = subprocess.Popen(
-                node_command(node, self.manifest.params_file, overrides, self.log_level),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - one C call, no Python locks
-            )
-            log.close()
+            command = node_command(node, self.manifest.params_file, overrides, self.log_level)
+            with open(self.run_dir / f"{node.name}.log", "wb") as log:  # the child keeps its own copy
+                try:
+                    process = spawn(command, log, self.env, group)
+                except (subprocess.SubprocessError, PermissionError):
+                    # every node of the group has exited already: this one leads a new group
+                    process = spawn(command, log, self.env, 0)
+                    group = 0
+            self.processes[node.name] = process
+            group = group or process.pid
+            self.pgids.add(group)
 
     def exited(self) -> dict[str, int]:
         """Nodes that have exited, with their exit codes."""
@@ -74,19 +149,50 @@ class LabProcesses:
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes.values()]
 
-    def stop(self, timeout_s: float = 15.0) -> dict[str, int]:
-        """SIGINT every node (rclpy shuts down cleanly on it), then SIGKILL what is left."""
+    def stop(self, timeout_s: float = NODE_STOP_BOUND_S) -> dict[str, int]:
+        """SIGINT every node (each makes its devices safe and exits), then SIGKILL the group.
+
+        The stations go first and the time servers (twin, sim clock) after them, so a station's safe
+        stop still finds the devices and the clock it talks to. Each wave gets timeout_s.
+        """
+        servers = {n.name for n in self.manifest.nodes if n.module in STOPPED_LAST}
+        try:
+            for wave in ([n for n in self.processes if n not in servers], [n for n in self.processes if n in servers]):
+                self._interrupt_and_wait(wave, timeout_s)
+        finally:
+            self.kill()  # the stragglers, and anything the nodes started in their group (also if interrupted)
+        return {name: p.returncode for name, p in self.processes.items()}
+
+    def _interrupt_and_wait(self, names: list[str], timeout_s: float) -> None:
+        sent = time.monotonic()
+        running = {name: self.processes[name] for name in names if self.processes[name].poll() is None}
+        for process in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGINT)
+        while running and time.monotonic() < sent + timeout_s:
+            for name, process in list(running.items()):
+                if process.poll() is not None:
+                    self.stop_times[name] = time.monotonic() - sent
+                    del running[name]
+            time.sleep(0.02)
+        for name, process in running.items():
+            process.kill()  # past the bound: a node that does not stop is ended
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
+            self.stop_times[name] = time.monotonic() - sent
+
+    def kill(self) -> None:
+        """SIGKILL the lab's process groups now (no safe stop): the last resort."""
+        for pgid in self.pgids:
+            kill_group(pgid)
         for process in self.processes.values():
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout_s
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
         for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=5)
-        return {name: p.returncode for name, p in self.processes.items()}
+        _LIVE.discard(self)
 
     def tail(self, name: str, lines: int = 20) -> str:
         path = self.run_dir / f"{name}.log"

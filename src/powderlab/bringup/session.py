@@ -19,7 +19,8 @@ class LabSession:
     """Start every node, wait until the lab manager reports all active; stop everything on exit.
 
     Stopping asks the lab manager to SHUTDOWN (deactivate -> cleanup -> shutdown: devices safe,
-    links closed), then ends the processes (SIGINT, then SIGKILL after a grace period).
+    links closed), then ends the processes (SIGINT, then SIGKILL of the lab's process group after
+    5 s). Interrupted while starting, it skips the lab manager.
     """
 
     def __init__(
@@ -49,19 +50,30 @@ class LabSession:
             )
             self.stop()
             raise StationUnavailableError(f"the lab did not start: {error}{details}") from error
+        except BaseException:  # Ctrl-C / SIGTERM / SIGHUP while starting: no orderly shutdown to wait for
+            self.stop(manager_timeout_s=0.0)
+            raise
         return self.client
 
-    def stop(self, timeout_s: float = 60.0) -> dict[str, int]:
-        """Orderly shutdown through the lab manager, then end the processes."""
+    def stop(self, manager_timeout_s: float = 60.0) -> dict[str, int]:
+        """Orderly shutdown through the lab manager (at most manager_timeout_s; 0 skips it), then end
+        the processes: SIGINT, each node exits within 5 s, then SIGKILL of the lab's process group."""
+        interrupted: KeyboardInterrupt | None = None
         if self.client is not None:
             try:
-                if "lab_manager" not in self.processes.exited():
-                    self.client.manage(ManageLab.Request.SHUTDOWN, timeout_s=timeout_s)
+                if manager_timeout_s > 0 and "lab_manager" not in self.processes.exited():
+                    self.client.manage(ManageLab.Request.SHUTDOWN, timeout_s=manager_timeout_s)
             except PowderLabError:
                 pass  # the processes are ended below regardless
-            self.client.close()
-            self.client = None
-        return self.processes.stop()
+            except KeyboardInterrupt as error:  # a signal while the manager shuts down: stop the nodes now
+                interrupted = error
+            finally:
+                self.client.close()
+                self.client = None
+        codes = self.processes.stop()
+        if interrupted is not None:
+            raise interrupted
+        return codes
 
     def __enter__(self) -> LabClient:
         return self.start()

@@ -23,6 +23,8 @@ DEFAULT_TARGETS = ("sim", "campaigns", "default.yaml")
 # The twin (sim) is the default backend once it exists; until then mock (see notes/issue-8).
 DEFAULT_BACKEND = "mock"
 DEFAULT_TIME_FACTOR = {"mock": 5000.0, "sim": 0.0, "real": 0.0}
+# stopped by a signal: the lab manager gets this long to shut the stations down before the nodes get SIGINT
+INTERRUPTED_SHUTDOWN_S = 10.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +57,13 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from powderlab.cli.stopping import stop_on_signals
+
+    with stop_on_signals():  # SIGINT, SIGTERM, SIGHUP: stop the lab, exit 128 + signal
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from powderlab.autonomy.analysis import make_planner
     from powderlab.autonomy.report import write_report
     from powderlab.autonomy.store import Store
@@ -164,11 +173,16 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
     _say(args, f"starting the lab (time factor {factor:g}; logs in {session.run_dir})")
     client = session.start()
     autonomy = AutonomyClient(client.node)
+    shutdown_s = 60.0
     try:
         autonomy.submit_file(targets_path)
         live = _Live(args.json)
         autonomy.wait_finished(on_progress=live, max_sim_s=args.max_days * 86400.0)
+    except KeyboardInterrupt as interrupt:
+        print(f"campaign {campaign_id}: stopped by {interrupt}", file=sys.stderr, flush=True)
+        shutdown_s = INTERRUPTED_SHUTDOWN_S
+        raise
     finally:
-        session.stop()
+        session.stop(manager_timeout_s=shutdown_s)
     if not args.json and sys.stdout.isatty():
         print()

@@ -2,12 +2,14 @@
 
 An OPC UA server on 127.0.0.1 (arms, PLC, XRD) and one pseudo-terminal per serial device
 (balance, dosing unit, furnace controllers), symlinked at the paths the profile names. Prints
-what it serves, then `powderlab emulate: ready`; Ctrl-C / SIGTERM stops everything.
+what it serves, then `powderlab emulate: ready`; Ctrl-C / SIGTERM / SIGHUP stops everything (within 5 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import os
 import signal
 import subprocess
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 READY = "powderlab emulate: ready"
+STOP_BOUND_S = 5.0  # SIGINT / SIGTERM / SIGHUP to exit
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     variables = variables_from(args)
     lab = EmulatedLab(profile, clock, variables, arm_move_time_s=args.arm_move_time)
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
     served = lab.start()
     try:
@@ -67,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
         print(READY, flush=True)
         stop.wait()
     finally:
+        # bounded: a server thread that does not end must not keep the emulators alive (tracebacks, exit 1)
+        faulthandler.dump_traceback_later(STOP_BOUND_S, exit=True)
         lab.stop()
         print("powderlab emulate: stopped", flush=True)
-    return 0
+    sys.stdout.flush()
+    os._exit(0)  # no waiting on a server thread that lingers after its stop (the process is done)
 
 
 class EmulatorProcess:
@@ -87,7 +93,10 @@ class EmulatorProcess:
             command += ["--time-factor", f"{time_factor:g}"]
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, env=os.environ.copy())
+        from powderlab.bringup.processes import spawn
+
+        # its own process group, and SIGTERM when we die (even by SIGKILL), like the lab's nodes
+        self.process = spawn(command, self._log, os.environ.copy())
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Block until the emulators serve (PowderLabError naming the log if they do not)."""
@@ -104,13 +113,18 @@ class EmulatorProcess:
         raise PowderLabError(f"the emulators did not start; see {self.log_path}")
 
     def stop(self) -> None:
+        """SIGTERM; the emulators stop within STOP_BOUND_S, then their process group is killed."""
+        from powderlab.bringup.processes import kill_group
+
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(15.0)
+                self.process.wait(STOP_BOUND_S + 1.0)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5.0)
+                pass
+        kill_group(self.process.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5.0)
         self._log.close()
 
 

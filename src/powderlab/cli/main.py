@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     except PowderLabError as error:
         print(f"powderlab {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM / SIGHUP in a command that owns a lab
+        from powderlab.cli.stopping import exit_code
+
+        return exit_code(interrupt)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from typing import Any
 from powderlab.cli.options import add_lab_options, manifest_from_args
 
 DEFAULT_TIME_FACTOR = {"mock": 2000.0, "sim": 0.0, "real": 0.0}
+# stopped by a signal: the lab manager gets this long to shut the stations down before the nodes get SIGINT
+INTERRUPTED_SHUTDOWN_S = 10.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,6 +65,13 @@ def load_recipe(path: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from powderlab.cli.stopping import stop_on_signals
+
+    with stop_on_signals():  # SIGINT, SIGTERM, SIGHUP: stop the lab, exit 128 + signal
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from powderlab.bringup.session import LabSession
     from powderlab.cli.up import start_emulators
     from powderlab.core.errors import PowderLabError
@@ -101,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"sample {sample_id}: recipe {recipe.recipe_id} for {recipe.target}", flush=True)
     procedure = SampleProcedure(client, site, on_step=lambda report: print(report.line(), flush=True))
     code = 0
+    shutdown_s = 60.0
     try:
         procedure.run(recipe, sample_id)
         pattern = procedure.reports[-1].result.pattern
@@ -112,9 +122,13 @@ def run(args: argparse.Namespace) -> int:
     except PowderLabError as error:
         print(f"sample {sample_id}: FAILED: {error}", file=sys.stderr, flush=True)
         code = 1
+    except KeyboardInterrupt as interrupt:
+        print(f"sample {sample_id}: stopped by {interrupt}", file=sys.stderr, flush=True)
+        shutdown_s = INTERRUPTED_SHUTDOWN_S
+        raise
     finally:
         if session is not None:
-            session.stop()
+            session.stop(manager_timeout_s=shutdown_s)
         else:
             client.close()
         if emulators is not None:

@@ -1,16 +1,19 @@
-"""`powderlab up`: start the whole lab, each node its own process, until Ctrl-C or SIGTERM."""
+"""`powderlab up`: start the whole lab, each node its own process, until Ctrl-C, SIGTERM or SIGHUP."""
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from powderlab.cli.options import add_lab_options, manifest_from_args
+from powderlab.core.errors import PowderLabError
+
+# stopped by a signal: the lab manager gets this long to shut the stations down before the nodes get SIGINT
+INTERRUPTED_SHUTDOWN_S = 10.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "up",
         help="start every node of the lab and keep it running",
         description="Start every node of the lab as its own process, bring them to active through the lab "
-        "manager, report health, and on Ctrl-C / SIGTERM deactivate and stop everything.",
+        "manager, report health, and on Ctrl-C / SIGTERM / SIGHUP deactivate and stop everything "
+        "(a second signal kills the lab at once).",
     )
     add_lab_options(parser)
     parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds to reach all-active")
@@ -37,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from powderlab.bringup.session import LabSession
-    from powderlab.cli.status import print_health
+    from powderlab.cli.stopping import stop_on_signals
 
     autonomy = ({"database": args.database} if args.database else True) if args.autonomy else None
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="powderlab-run-"))
@@ -51,44 +55,64 @@ def run(args: argparse.Namespace) -> int:
             dashboard["users_file"] = args.dashboard_users
     manifest = manifest_from_args(args, dashboard=dashboard, autonomy=autonomy)
     session = LabSession(manifest, run_dir, args.log_level, args.startup_timeout)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     print(
         f"powderlab up: starting {len(manifest.nodes)} nodes on backend '{manifest.backend}' "
         f"(site '{manifest.site.name}', logs in {session.run_dir})",
         flush=True,
     )
-    emulators = start_emulators(args, session.run_dir)
+    with stop_on_signals():  # SIGINT, SIGTERM, SIGHUP: stop the lab; a second one kills it
+        emulators = start_emulators(args, session.run_dir)
+        try:
+            return _serve(session, url_file if dashboard is not None else None)
+        finally:
+            if emulators is not None:
+                emulators.stop()  # after the nodes, which close their links first
+
+
+def _serve(session: Any, url_file: Path | None) -> int:
+    """Start the lab, run until a signal or a node's death, stop it; 0 when stopped by a signal."""
+    from powderlab.cli.status import print_health
+
     try:
         client = session.start()
-    except Exception as error:
+    except PowderLabError as error:
         print(f"powderlab up: {error}", file=sys.stderr)
-        if emulators is not None:
-            emulators.stop()
         return 1
-    print_health(client.health(5.0))
-    if dashboard is not None:
-        for _ in range(100):
-            if url_file.is_file() and url_file.read_text().strip():
-                print(f"powderlab up: dashboard on {url_file.read_text().strip()}", flush=True)
-                break
-            time.sleep(0.1)
-        else:
-            print(f"powderlab up: the dashboard did not start; see {run_dir / 'dashboard.log'}", file=sys.stderr)
-    print("powderlab up: lab is active; Ctrl-C or SIGTERM stops it", flush=True)
     code = 0
-    while not stop.wait(0.5):
-        dead = session.processes.exited()
-        if dead:
-            print(f"powderlab up: nodes exited unexpectedly: {dead}; stopping the lab", file=sys.stderr)
-            code = 1
-            break
+    shutdown_s = 60.0
+    try:
+        print_health(client.health(5.0))
+        if url_file is not None:
+            for _ in range(100):
+                if url_file.is_file() and url_file.read_text().strip():
+                    print(f"powderlab up: dashboard on {url_file.read_text().strip()}", flush=True)
+                    break
+                time.sleep(0.1)
+            else:
+                print(
+                    f"powderlab up: the dashboard did not start; see {session.run_dir / 'dashboard.log'}",
+                    file=sys.stderr,
+                )
+        print("powderlab up: lab is active; Ctrl-C, SIGTERM or SIGHUP stops it", flush=True)
+        while True:
+            time.sleep(0.5)
+            dead = session.processes.exited()
+            if dead:
+                print(f"powderlab up: nodes exited unexpectedly: {dead}; stopping the lab", file=sys.stderr)
+                code = 1
+                break
+    except KeyboardInterrupt as interrupt:  # the normal end of `up`
+        print(f"powderlab up: {interrupt}", flush=True)
+        shutdown_s = INTERRUPTED_SHUTDOWN_S
     print("powderlab up: stopping (deactivate, clean up, shut down)", flush=True)
-    codes = session.stop()
-    if emulators is not None:
-        emulators.stop()
-    print(f"powderlab up: stopped ({', '.join(f'{n}={c}' for n, c in codes.items())})", flush=True)
+    codes = session.stop(manager_timeout_s=shutdown_s)
+    times = session.processes.stop_times
+    print(
+        "powderlab up: stopped ("
+        + ", ".join(f"{n}={c}" + (f" in {times[n]:.2f} s" if n in times else "") for n, c in codes.items())
+        + ")",
+        flush=True,
+    )
     return code
 
 

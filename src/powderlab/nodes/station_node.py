@@ -14,11 +14,16 @@ publishes each measured pattern on <node>/pattern.
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import os
+import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import rclpy
 import yaml
@@ -175,14 +180,20 @@ class StationNode(LifecycleNode):
         self._lifecycle = "unconfigured"
         return TransitionCallbackReturn.SUCCESS
 
-    def _stop_goals_and_go_safe(self) -> None:
-        if self.station is None:
+    def _stop_goals_and_go_safe(self, wait_s: float = 5.0) -> None:
+        """Cancel every goal, give the running operation wait_s to end, then safe-stop the devices."""
+        station = self.station
+        if station is None:
             return
-        self.station.cancel_all()
-        deadline = time.monotonic() + 5.0
-        while self.station.status().operation and time.monotonic() < deadline:
+        station.cancel_all()
+        deadline = time.monotonic() + wait_s
+        while station.status().operation and time.monotonic() < deadline:
             time.sleep(0.02)
-        self.station.safe_stop()
+        if station.status().operation:
+            self.get_logger().warn(
+                f"operation '{station.status().operation}' still running {wait_s:g} s after its cancel; safe stop now"
+            )
+        station.safe_stop()
 
     def _teardown(self) -> None:
         station, self.station = self.station, None
@@ -192,9 +203,13 @@ class StationNode(LifecycleNode):
             station.disconnect()
 
     def safe_shutdown(self) -> None:
-        """Process exit: make every device safe and disconnect, whatever state we are in."""
+        """Process exit: make every device safe and disconnect, whatever state we are in.
+
+        Bounded by spin_node (the process ends within 5 s of SIGINT): the running operation gets
+        1.5 s to end after its cancel, then the devices are safe-stopped regardless.
+        """
         self._active = False
-        self._stop_goals_and_go_safe()
+        self._stop_goals_and_go_safe(wait_s=1.5)
         self._teardown()
 
     # --- status ---
@@ -450,24 +465,88 @@ class StationNode(LifecycleNode):
         return response
 
 
-def spin_node(node: Any, threads: int = 8) -> None:
-    """Spin a node until Ctrl-C / SIGTERM, then shut it down safely."""
+# A node process ends within NODE_STOP_BOUND_S (5 s, powderlab.bringup.processes) of SIGINT/SIGTERM:
+# the shutdown (devices safe, executor, node) gets SHUTDOWN_BUDGET_S after spin returns; what is not
+# done by then is skipped (logged with where it was stuck), and a C-level watchdog ends the process
+# at HARD_EXIT_S even if Python cannot run (a C call holding the GIL).
+SHUTDOWN_BUDGET_S = 3.5
+HARD_EXIT_S = 4.5
+
+
+def spin_node(node: Any, threads: int = 8) -> NoReturn:
+    """Spin a node until Ctrl-C / SIGTERM, shut it down safely within a bound, and end the process.
+
+    The process ends with os._exit: an executor thread still inside a callback (a goal waiting on a
+    device that is gone) would otherwise keep the interpreter alive for ever after main returns.
+    """
     executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
     executor.add_node(node)
+    code = 0
     try:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception:
-        if node.context.ok():
-            raise  # a real failure; a signal that shut the context down ends spin like this too
-    finally:
-        shutdown = getattr(node, "safe_shutdown", None)
-        if shutdown is not None:
-            shutdown()
-        executor.shutdown(timeout_sec=2.0)
+        if node.context.ok():  # a real failure; a signal that shut the context down ends spin like this too
+            traceback.print_exc()
+            code = 1
+    _exit_after_shutdown(node, executor, code)
+
+
+def _exit_after_shutdown(node: Any, executor: Any, code: int) -> NoReturn:
+    began = time.monotonic()
+    faulthandler.dump_traceback_later(HARD_EXIT_S, exit=True)  # last resort: tracebacks to the log, exit 1
+    # A further signal while shutting down is ignored: the shutdown is bounded, and it must not be cut
+    # short before the safe stop. Launch sends SIGINT twice on Ctrl-C, and a parent's death sends one
+    # SIGTERM per parent thread that exits. SIG_IGN replaces rclpy's handler in one step: uninstalling
+    # it first would restore SIG_DFL for a moment, long enough for the next SIGTERM to kill us unsafe.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    label = node.get_name() if hasattr(node, "get_name") else "node"
+    step = ["safe shutdown"]
+
+    def shutdown() -> None:
+        safe_shutdown = getattr(node, "safe_shutdown", None)
+        if safe_shutdown is not None:
+            safe_shutdown()
+        step[0] = "executor shutdown"
+        executor.shutdown(timeout_sec=max(0.1, began + SHUTDOWN_BUDGET_S - 0.5 - time.monotonic()))
+        step[0] = "destroy node"
         node.destroy_node()
+        step[0] = "rclpy shutdown"
         rclpy.try_shutdown()
+
+    worker = threading.Thread(target=_logged(shutdown, label), name="shutdown", daemon=True)
+    worker.start()
+    worker.join(timeout=SHUTDOWN_BUDGET_S)
+    elapsed = time.monotonic() - began
+    if worker.is_alive():
+        frame = sys._current_frames().get(worker.ident or -1)
+        where = "".join(traceback.format_stack(frame)[-4:]) if frame is not None else "?\n"
+        print(
+            f"{label}: shutdown not finished after {elapsed:.1f} s; skipped the rest of '{step[0]}' and what "
+            f"follows it; it was at:\n{where}",
+            file=sys.stderr,
+            flush=True,
+        )
+        code = code or 1
+    else:
+        print(f"{label}: stopped ({elapsed:.2f} s after the end of spin)", file=sys.stderr, flush=True)
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _logged(function: Callable[[], None], label: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            function()
+        except Exception:
+            print(f"{label}: error while shutting down:", file=sys.stderr, flush=True)
+            traceback.print_exc()
+
+    return run
 
 
 def run_node(make_node: Callable[[], Any], label: str, args: list[str] | None, threads: int) -> int:
@@ -480,7 +559,6 @@ def run_node(make_node: Callable[[], Any], label: str, args: list[str] | None, t
         rclpy.try_shutdown()
         return 2
     spin_node(node, threads=threads)
-    return 0
 
 
 def main(args: list[str] | None = None) -> int:
