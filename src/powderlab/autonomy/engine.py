@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ from powderlab.autonomy.state import (
     TargetRecord,
 )
 from powderlab.autonomy.store import Store
-from powderlab.core.errors import ErrorCode
+from powderlab.core.errors import ErrorCode, PowderLabError
 from powderlab.core.samples import SampleStatus
 from powderlab.core.xrd import XrdPattern
 from powderlab.stations.base import StationMode
@@ -67,6 +68,10 @@ log = logging.getLogger(__name__)
 OPEN_EXPERIMENT = (ExperimentStatus.PLANNED, ExperimentStatus.RUNNING)
 FAILED_SAMPLE = frozenset({SampleStatus.FAILED, SampleStatus.DISCARDED})
 DONE_SAMPLE = frozenset({SampleStatus.MEASURED, SampleStatus.ANALYSED})
+# Running with nothing in flight and nothing started this long (lab seconds): stalled (a person must act).
+STALL_AFTER_S = 3600.0
+# A lab clock this far behind the campaign's records is another (restarted) lab, not this one.
+CLOCK_SLACK_S = 1.0
 
 
 @dataclass
@@ -88,6 +93,13 @@ class CampaignConfig:
     overrun_factor: float = 1.5
     overrun_margin_s: float = 300.0
     resume_delay_s: float = 60.0
+    # The stations keep a finished goal's result this long (their result_keep_s, lab seconds): a
+    # younger goal they do not know never reached them.
+    result_keep_s: float = 86400.0
+    # Nobody at the lab: a suspension that has not cleared after this much wall time (seconds) or
+    # lab time (seconds), whichever comes first, aborts the campaign. 0: no limit of that kind.
+    suspend_limit_wall_s: float = 1800.0
+    suspend_limit_sim_s: float = 43200.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,6 +119,7 @@ class CampaignEngine:
         config: CampaignConfig,
         on_progress: Callable[[Progress], None] | None = None,
         on_analysis: Callable[[str, AnalysisResult], None] | None = None,
+        attended: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.port = port
@@ -117,6 +130,8 @@ class CampaignEngine:
         self.cid = config.campaign_id
         self.on_progress = on_progress
         self.on_analysis = on_analysis  # (sample id, analysis), after the analysis is recorded
+        # Is a technician at the lab (a dashboard open)? Then a suspension waits for them.
+        self.attended = attended or (lambda: False)
         self.targets: dict[str, TargetRecord] = {}
         self.experiments: dict[str, ExperimentRecord] = {}
         self.samples: dict[str, SampleRecord] = {}
@@ -130,6 +145,11 @@ class CampaignEngine:
         self.pause_reason = ""
         self.suspended: list[str] = []
         self._clear_since: float | None = None
+        # Since when (lab time, wall time) a suspension has gone unattended; None: not counting.
+        self._unattended_since: tuple[float, float] | None = None
+        self._idle_since: float | None = None  # lab time since which nothing has been in flight
+        self.suspend_hint = ""
+        self.aborted = ""  # why the campaign was aborted; empty while it runs
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._ask: set[str] = set()
         self._seq = {"sample": 0, "batch": 0, "target": 0}
@@ -156,6 +176,8 @@ class CampaignEngine:
 
     @property
     def state(self) -> str:
+        if self.aborted:
+            return "aborted"
         if self.finished:
             return "finished"
         if self.paused:
@@ -201,9 +223,20 @@ class CampaignEngine:
             self.sim_start = now
             self._sync_positions(correct=False)
         else:
+            last = self.store.last_sim_time(self.cid)
+            if last is not None and now < last - CLOCK_SLACK_S:
+                raise PowderLabError(
+                    f"campaign {self.cid} cannot resume on this lab: its records go up to lab time {last:.0f} s "
+                    f"but the lab's clock reads {now:.0f} s, so the lab was restarted since and its crucibles, "
+                    "furnaces and positions are not the ones recorded. Resume it on the lab that ran it, or start "
+                    "a new campaign (another campaign id or database); the records stay as they are"
+                )
             self.sim_start = existing["sim_start"] or now
             self._marked_finished = existing["status"] == "finished"
             self._reload()
+            if existing["status"] == "aborted":
+                self.store.set_campaign(self.cid, status="running", sim_end=None, wall_end=None)
+                self._event("campaign", "an aborted campaign opened again: it runs again")
             self._recover()
         self.opened = True
 
@@ -213,6 +246,8 @@ class CampaignEngine:
             self.open()
         while True:
             self.step()
+            if self.aborted:
+                break
             if self.finished and self._commands.empty():
                 break
             if stop is not None and stop():
@@ -223,8 +258,14 @@ class CampaignEngine:
 
     def step(self) -> None:
         """One loop: commands, conditions, analysis, proposals, dispatch, wait for outcomes."""
+        if self.aborted:  # nothing more to do; the records stay as they are
+            self._report_progress()
+            return
         self._apply_commands()
         self._check_conditions()
+        if self.aborted:
+            self._report_progress()
+            return
         self._analyse_pending()
         self._cancel_unneeded()
         self._propose()
@@ -237,6 +278,7 @@ class CampaignEngine:
         self._check_overruns()
         for completion in self.port.wait(self._next_wait()):
             self._complete(completion)
+        self._check_stall()
         finished = self.finished
         if finished != self._marked_finished:
             self._marked_finished = finished
@@ -254,7 +296,9 @@ class CampaignEngine:
         progress = Progress(
             campaign=self.cid,
             state=self.state,
-            reasons=list(self.suspended)
+            reasons=([self.aborted] if self.aborted else [])
+            + list(self.suspended)
+            + ([self.suspend_hint] if self.suspend_hint else [])
             + ([self.pause_reason] if self.paused else [])
             + sorted(set(self.waiting.values())),
             targets_total=len(targets),
@@ -408,8 +452,10 @@ class CampaignEngine:
             if reasons != self.suspended:
                 self._event("suspend", "suspended: " + "; ".join(reasons))
             self.suspended, self._clear_since = reasons, None
+            self._suspension_limit(reasons, now)
             return
         if self.suspended:
+            self._unattended_since, self.suspend_hint = None, ""
             if self._clear_since is None:
                 self._clear_since = now
                 self._sync_positions(correct=True)
@@ -417,6 +463,69 @@ class CampaignEngine:
                 self._event("resume", "conditions clear: resumed (" + "; ".join(self.suspended) + ")")
                 self.suspended, self._clear_since = [], None
                 self._sync_positions(correct=True)
+
+    def _suspension_limit(self, reasons: list[str], now: float, kind: str = "suspended") -> None:
+        """Nobody at the lab: abort a halt that outlasts the limit; somebody there: wait for them.
+
+        kind: "suspended" (a suspender tripped) or "stalled" (nothing in flight and nothing can start).
+        """
+        config = self.config
+        what = (
+            "clear the cause, then Reset in the dashboard (or call the lab/reset service)"
+            if kind == "suspended"
+            else "a person must act (see the reasons) in the dashboard"
+        )
+        if self.attended():
+            self._unattended_since = None
+            self.suspend_hint = f"waiting for the technician at the dashboard: {what}"
+            return
+        wall = _monotonic()
+        if self._unattended_since is None:
+            self._unattended_since = (now, wall)
+        sim_left = config.suspend_limit_sim_s - (now - self._unattended_since[0])
+        wall_left = config.suspend_limit_wall_s - (wall - self._unattended_since[1])
+        limits = []
+        if config.suspend_limit_sim_s > 0:
+            limits.append((sim_left, f"{config.suspend_limit_sim_s / 3600:g} h of lab time"))
+        if config.suspend_limit_wall_s > 0:
+            limits.append((wall_left, f"{config.suspend_limit_wall_s / 60:g} min of wall time"))
+        if not limits:
+            self.suspend_hint = f"nobody at the lab (no dashboard open): {what}"
+            return
+        if any(left <= 0 for left, _ in limits):
+            limit = next(text for left, text in limits if left <= 0)
+            self._abort(f"{kind} for {limit} with nobody at the lab: " + "; ".join(reasons))
+            return
+        parts = []
+        if config.suspend_limit_wall_s > 0:
+            parts.append(f"{max(wall_left, 0) / 60:.0f} min")
+        if config.suspend_limit_sim_s > 0:
+            parts.append(f"{max(sim_left, 0) / 3600:.1f} h of lab time")
+        self.suspend_hint = f"{what}; aborting in {' or '.join(parts)} (whichever first) if nobody does"
+
+    def _check_stall(self) -> None:
+        """Running, nothing in flight, nothing started for STALL_AFTER_S of lab time: a person must act."""
+        now = self.port.now()
+        if self.ops or self.state != "running" or self.finished:
+            if self._idle_since is not None and not self.suspended:
+                self._unattended_since, self.suspend_hint = None, ""
+            self._idle_since = None
+            return
+        if self._idle_since is None:
+            self._idle_since = now
+        if now - self._idle_since < STALL_AFTER_S:
+            return
+        stuck = [f"{s.id} {s.status} at {s.location or 'no position'}" for s in self.samples.values() if not s.closed]
+        reasons = sorted(set(self.waiting.values())) or [
+            "stalled: nothing in flight and nothing can start (" + ("; ".join(stuck[:5]) or "no open sample") + ")"
+        ]
+        self._suspension_limit(reasons, now, kind="stalled")
+
+    def _abort(self, reason: str) -> None:
+        """End the campaign here: the records stay as they are (operations in flight finish in the lab)."""
+        self.aborted = reason
+        self.store.set_campaign(self.cid, status="aborted", sim_end=self.port.now(), wall_end=_wall())
+        self._event("abort", f"campaign aborted: {reason}")
 
     # ------------------------------------------------------------------ positions
 
@@ -1008,7 +1117,7 @@ class CampaignEngine:
         op.started_s = completion.started_s if completion.started_s is not None else op.started_s
         op.ended_s = completion.ended_s if completion.ended_s is not None else self.port.now()
         if not completion.known:
-            self._lost(op)
+            self._lost(op, completion)
             return
         op.error_code, op.error_msg, op.result = int(completion.code), completion.message, completion.result
         op.state = "succeeded" if completion.code == ErrorCode.NONE else "failed"
@@ -1156,13 +1265,22 @@ class CampaignEngine:
         self._event("experiment", f"{experiment.id} failed: {reason}")
         self._experiment_ended(experiment)
 
-    def _lost(self, op: OpRecord) -> None:
+    def _lost(self, op: OpRecord, completion: Completion | None = None) -> None:
         """A goal the lab does not know (sent before a crash and never received, or expired)."""
         op.state = "lost"
         self.store.save_op(op)
         self._sync_positions(correct=False)
         sample = self.samples.get(op.sample_id)
         message = f"{op.purpose} {op.station}/{op.action} unknown to the lab after restart"
+        # The station said it has no such goal, and it keeps results longer than this goal is old:
+        # the goal never reached it (the crash came between the record and the send), so nothing
+        # happened and the step is simply done again - also a dose: no powder went in.
+        never_ran = (
+            completion is not None
+            and completion.unknown_goal
+            and op.intended_s is not None
+            and self.port.now() - op.intended_s < self.config.result_keep_s
+        )
         with self.store.atomic():
             if op.action in ("transfer", "load_furnace", "unload_furnace") and sample is not None:
                 found = next((p for p, lw in self.occupied.items() if lw == sample.labware_id), "")
@@ -1179,6 +1297,8 @@ class CampaignEngine:
                         self._close(sample, "stored" if op.purpose == "store" else "discarded")
                 else:
                     self._sync_positions(correct=True)
+            elif op.action == "dose" and sample is not None and never_ran:
+                self._event("recovery", f"{message}: it never reached the lab; dosed again", sample.id, op.id)
             elif op.action == "dose" and sample is not None:
                 self._event("recovery", f"{message}: how much powder went in is unknown", sample.id, op.id)
                 self._fail_sample(sample, "dose outcome lost in a restart", redo=True)
@@ -1220,6 +1340,12 @@ class CampaignEngine:
                 deadlines.append(batch.not_before)
         if self._clear_since is not None:
             deadlines.append(self._clear_since + self.config.resume_delay_s)
+        if self._idle_since is not None:
+            deadlines.append(self._idle_since + STALL_AFTER_S)
+        if self._unattended_since is not None and self.config.suspend_limit_sim_s > 0:
+            deadlines.append(self._unattended_since[0] + self.config.suspend_limit_sim_s)
+        if self._unattended_since is not None and self.config.suspend_limit_wall_s > 0:
+            deadlines.append(now + 60.0)  # look at the wall clock at least every minute of lab time
         return max(1.0, min(deadlines) - now)
 
     def _report_progress(self) -> None:
@@ -1254,6 +1380,8 @@ def _code_name(code: int) -> str:
 
 
 def _wall() -> float:
-    import time
-
     return time.time()
+
+
+def _monotonic() -> float:
+    return time.monotonic()

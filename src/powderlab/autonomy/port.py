@@ -16,6 +16,8 @@ class Completion:
 
     known=False: the lab does not know the goal (never received, or its result expired); the
     campaign then reconciles from the position table (see the ADR on write-ahead of intent).
+    unknown_goal=True (with known=False): the lab answered that it has no such goal, rather than
+    not answering at all; a goal younger than the stations keep results for then never ran.
     """
 
     op_id: str
@@ -26,6 +28,7 @@ class Completion:
     started_s: float | None = None
     ended_s: float | None = None
     known: bool = True
+    unknown_goal: bool = False
 
 
 @dataclass

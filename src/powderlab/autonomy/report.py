@@ -78,7 +78,7 @@ def write_report(store: Store, campaign_id: str, directory: str | Path, plots: b
     failures = [
         {"time_h": round(((e["sim_time"] or 0.0) - start) / 3600, 2), "kind": e["kind"], "message": e["message"]}
         for e in events
-        if e["kind"] in ("failure", "suspend", "resume", "recovery", "overrun", "waiting", "inventory")
+        if e["kind"] in ("failure", "suspend", "resume", "recovery", "overrun", "waiting", "inventory", "abort")
     ]
     samples_by_experiment: dict[str, list[dict[str, Any]]] = {}
     for sample in samples:
@@ -128,6 +128,9 @@ def write_report(store: Store, campaign_id: str, directory: str | Path, plots: b
         f"days; {summary['samples_per_day']} samples/day against a furnace ceiling of "
         f"{summary['furnace_ceiling_per_day']} ({summary['share_of_ceiling']:.0%}).</p>",
     ]
+    if summary["status"] != "finished":
+        why = f": {html.escape(summary['reason'])}" if summary.get("reason") else ""
+        parts.append(f"<p class='bad'><b>Campaign {html.escape(summary['status'])}</b>{why}</p>")
     if plots and (operations or batches):
         parts.append(f"<h2>Timeline</h2><img src='data:image/png;base64,{_timeline_plot(operations, batches, start)}'>")
     parts.append("<h2>Targets</h2>")

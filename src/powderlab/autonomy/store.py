@@ -31,6 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     insert,
     select,
     update,
@@ -514,6 +515,12 @@ class Store:
             if order is not None:
                 query = query.order_by(order)
             return [dict(r) for r in conn.execute(query).mappings()]
+
+    def last_sim_time(self, campaign_id: str) -> float | None:
+        """The latest lab time any event of the campaign was recorded at (None: no event)."""
+        with self.engine.connect() as conn:
+            query = select(func.max(events.c.sim_time)).where(events.c.campaign_id == campaign_id)
+            return conn.execute(query).scalar()
 
     def load(self, campaign_id: str) -> dict[str, Any]:
         """The state of a campaign as records (for restart)."""

@@ -51,9 +51,11 @@ def campaign_summary(store: Store, campaign_id: str, furnace_slots: int | None =
     per_day = len(measured) / (duration / DAY_S) if duration > 0 else 0.0
     ceiling = slots * DAY_S / mean_heat if mean_heat > 0 else 0.0
     slot_seconds = sum(members[b["id"]] * (b["heat_ended_s"] - b["heat_started_s"]) for b in heated)
+    aborts = [e["message"] for e in store.rows(tables.events, campaign_id) if e["kind"] == "abort"]
     return {
         "campaign": campaign_id,
         "status": campaign["status"],
+        **({"reason": aborts[-1]} if campaign["status"] == "aborted" and aborts else {}),
         "planner": config.get("extra", {}).get("planner", ""),
         "analyzer": config.get("extra", {}).get("analyzer", ""),
         "seed": campaign["seed"],

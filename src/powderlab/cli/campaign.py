@@ -23,6 +23,8 @@ DEFAULT_TARGETS = ("sim", "campaigns", "default.yaml")
 # The twin (sim) is the default backend once it exists; until then mock (see notes/issue-8).
 DEFAULT_BACKEND = "mock"
 DEFAULT_TIME_FACTOR = {"mock": 5000.0, "sim": 0.0, "real": 0.0}
+SUSPEND_LIMIT_WALL_S = 1800.0  # 30 minutes
+SUSPEND_LIMIT_SIM_S = 43200.0  # 12 hours of lab time
 # stopped by a signal: the lab manager gets this long to shut the stations down before the nodes get SIGINT
 INTERRUPTED_SHUTDOWN_S = 10.0
 
@@ -48,6 +50,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--time-factor", type=float, default=0.0, help="--lab ros: sim seconds per wall second")
     parser.add_argument("--max-days", type=float, default=60.0, help="stop after this many simulated days")
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
+    parser.add_argument(
+        "--suspend-limit-wall-s",
+        type=float,
+        default=SUSPEND_LIMIT_WALL_S,
+        help="a suspension (e-stop, station fault) not cleared within this many wall seconds aborts the campaign "
+        "unless a technician has the dashboard open (0: no limit; default: %(default)g)",
+    )
+    parser.add_argument(
+        "--suspend-limit-sim-s",
+        type=float,
+        default=SUSPEND_LIMIT_SIM_S,
+        help="the same limit in seconds of lab time; whichever comes first (0: no limit; default: %(default)g)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -84,7 +99,9 @@ def _run(args: argparse.Namespace) -> int:
         f"campaign {campaign_id}: {len(targets.targets)} targets from {targets_path}; backend "
         f"{args.backend}, lab {args.lab}; records in {database}",
     )
-    if args.lab == "local":
+    if _finished_before(database, campaign_id):
+        _say(args, f"campaign {campaign_id} is already finished in {database}: reporting it")
+    elif args.lab == "local":
         _run_local(args, targets.targets, database, campaign_id)
     else:
         _run_ros(args, targets_path, database, campaign_id)
@@ -108,7 +125,42 @@ def _run(args: argparse.Namespace) -> int:
             f"report: {paths['html']}",
             flush=True,
         )
+    if summary["status"] == "aborted":
+        print(f"campaign {campaign_id} aborted: {summary.get('reason', '')}", file=sys.stderr, flush=True)
     return 0 if summary["status"] == "finished" else 1
+
+
+def _finished_before(database: str, campaign_id: str) -> bool:
+    """True if the records hold this campaign finished; refuse one that was interrupted.
+
+    This command brings its own lab (in process, or nodes it starts), and that lab is always new:
+    an unfinished campaign's crucibles, furnace runs and positions ended with the lab that ran
+    it, so resuming it here would follow a position table that does not hold them.
+    """
+    from powderlab.autonomy import store as tables
+    from powderlab.autonomy.store import Store
+    from powderlab.core.errors import ValidationError
+
+    if "://" not in database and not Path(database).exists():
+        return False
+    store = Store(database)
+    try:
+        campaign = store.campaign(campaign_id)
+        if campaign is None:
+            return False
+        if campaign["status"] == "finished":
+            return True
+        open_samples = sum(not s["closed"] for s in store.rows(tables.samples, campaign_id))
+    finally:
+        store.close()
+    raise ValidationError(
+        "--database",
+        f"campaign {campaign_id} in {database} was interrupted (status {campaign['status']}, {open_samples} "
+        "samples in the lab): this command starts a new lab, and the lab that held those samples ended with the "
+        "run that was interrupted, so the campaign cannot be resumed here. Start it afresh with another "
+        "--database or --campaign-id (the interrupted run's records stay as they are); to survive crashes, run "
+        "the autonomy node on a lab that outlives it (`powderlab up --autonomy`), which resumes where it stopped",
+    )
 
 
 class _Live:
@@ -128,6 +180,14 @@ class _Live:
         print(("\r" + line[:160].ljust(160)) if self.tty else line, end="" if self.tty else "\n", flush=True)
 
 
+def _limits(args: argparse.Namespace) -> dict[str, float]:
+    """The suspension limits (nobody at the lab): campaign config keys = autonomy node parameters."""
+    return {
+        "suspend_limit_wall_s": float(getattr(args, "suspend_limit_wall_s", SUSPEND_LIMIT_WALL_S)),
+        "suspend_limit_sim_s": float(getattr(args, "suspend_limit_sim_s", SUSPEND_LIMIT_SIM_S)),
+    }
+
+
 def _run_local(args: argparse.Namespace, targets: Any, database: str, campaign_id: str) -> None:
     from powderlab.autonomy.analysis import make_analyzer, make_planner
     from powderlab.autonomy.runner import local_campaign
@@ -141,6 +201,7 @@ def _run_local(args: argparse.Namespace, targets: Any, database: str, campaign_i
         seed=args.seed,
         planner=make_planner(args.planner, args.seed),
         analyzer=make_analyzer(args.analyzer, args.seed),
+        config=_limits(args),
         on_progress=_Live(args.json),
     )
     try:
@@ -167,6 +228,7 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
             "planner": args.planner,
             "analyzer": args.analyzer,
             "seed": args.seed,
+            **_limits(args),
         },
     )
     session = LabSession(manifest, log_level="warn")

@@ -52,6 +52,7 @@ KEYS = {
     "dispatcher": web.AppKey("dispatcher", CommandDispatcher),
     "settings": web.AppKey("settings", DashboardSettings),
     "camera_cache": web.AppKey("camera_cache", dict),
+    "clients": web.AppKey("clients", list),  # [open websockets]: somebody is watching the lab
 }
 
 
@@ -72,6 +73,7 @@ def create_app(
     app[KEYS["dispatcher"]] = dispatcher
     app[KEYS["settings"]] = settings
     app[KEYS["camera_cache"]] = {}
+    app[KEYS["clients"]] = [0]
     app.router.add_get("/", index)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/api/state", state)
@@ -221,6 +223,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 break
 
     reading = asyncio.create_task(reader())
+    app[KEYS["clients"]][0] += 1
     try:
         while not ws.closed and not reading.done():
             key = (app[KEYS["monitor"]].version, app[KEYS["log"]].version, current_user(request))
@@ -231,6 +234,12 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     except (ConnectionResetError, RuntimeError):
         pass
     finally:
+        app[KEYS["clients"]][0] -= 1
         reading.cancel()
         await ws.close()
     return ws
+
+
+def watching(app: web.Application) -> int:
+    """How many browsers have the live dashboard open (its websocket connected)."""
+    return app[KEYS["clients"]][0]

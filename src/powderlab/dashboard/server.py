@@ -3,7 +3,8 @@
 Run by the bringup manifest (`python -m powderlab.dashboard.server --ros-args ...`, so
 `powderlab up` serves it) or by `powderlab dashboard`. Parameters (launch/powderlab.yaml,
 `/**/dashboard`): host, port, users_file, command_log, camera_topic, campaign_topic,
-campaign_pause_service, analysis_topic, anonymous_estop, stations, url_file.
+campaign_pause_service, analysis_topic, anonymous_estop, stations, url_file, clients_topic (the
+number of browsers with the live view open, a heartbeat the autonomy node reads as 'somebody is here').
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from powderlab.dashboard.app import DashboardSettings, create_app
+from powderlab.dashboard.app import DashboardSettings, create_app, watching
 from powderlab.dashboard.audit import CommandLog
 from powderlab.dashboard.auth import UserStore
 from powderlab.dashboard.commands import CommandDispatcher
@@ -39,6 +40,10 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "stations": ([""], "station nodes to follow from the start (others are found in lab/health)"),
     "url_file": ("", "write the served URL to this file once listening (for scripts and tests)"),
     "push_period_s": (0.25, "shortest interval between two state pushes to a browser"),
+    "clients_topic": (
+        "dashboard/clients",
+        "std_msgs/UInt32: browsers with the dashboard open, every 2 s (the autonomy node waits for a technician)",
+    ),
 }
 
 
@@ -77,6 +82,7 @@ async def serve(app: web.Application, host: str, port: int, url_file: str, log: 
 
 
 def main(args: list[str] | None = None) -> int:
+    from powderlab.nodes.attendance import publish_watchers
     from powderlab.nodes.lab_client import LabClient
     from powderlab.nodes.lab_monitor import LabMonitor, MonitorSettings
 
@@ -112,6 +118,7 @@ def main(args: list[str] | None = None) -> int:
             anonymous_estop=bool(values["anonymous_estop"]), push_period_s=float(values["push_period_s"])
         )
         app = create_app(monitor, dispatcher, users, log, settings)
+        publish_watchers(node, lambda: watching(app), str(values["clients_topic"]))
         try:
             asyncio.run(serve(app, host, int(values["port"]), str(values["url_file"]), node.get_logger()))
         except OSError as error:

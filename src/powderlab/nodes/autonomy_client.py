@@ -124,7 +124,7 @@ class AutonomyClient:
         timeout_s: float = 24 * 3600.0,
         alive: Callable[[], bool] | None = None,
     ) -> Progress:
-        """Block until the campaign reports finished (with at least one target)."""
+        """Block until the campaign reports finished (with at least one target) or aborted."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             progress = self.progress(0.5)
@@ -132,6 +132,8 @@ class AutonomyClient:
                 if on_progress is not None:
                     on_progress(progress)
                 if progress.state == "finished" and progress.targets_total:
+                    return progress
+                if progress.state == "aborted":  # the reason is in progress.reasons
                     return progress
                 if max_sim_s is not None and progress.sim_elapsed_s > max_sim_s:
                     raise DeviceTimeoutError("campaign", f"not finished after {max_sim_s:g} s of lab time")

@@ -32,6 +32,7 @@ from powderlab.autonomy.targets import check_plannable, load_targets, parse_targ
 from powderlab.core.errors import PowderLabError
 from powderlab.core.resources import data_path
 from powderlab.core.site import SiteProfile
+from powderlab.nodes.attendance import Attendance
 from powderlab.nodes.autonomy_client import progress_to_msg
 from powderlab.nodes.qos import LATCHED, WALL_CLOCK
 from powderlab.nodes.ros_lab_port import RosLabPort
@@ -51,6 +52,15 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "batch_wait_s": (1800.0, "how long a part-filled furnace waits for more crucibles (lab seconds)"),
     "resume_delay_s": (60.0, "conditions stay clear this long before the campaign resumes (lab seconds)"),
     "targets_file": ("", "targets submitted at start (only when the campaign is new)"),
+    "suspend_limit_wall_s": (
+        1800.0,
+        "nobody at the dashboard: a suspension not cleared within this many wall seconds aborts the campaign (0: none)",
+    ),
+    "suspend_limit_sim_s": (43200.0, "the same limit in lab seconds; whichever comes first (0: none)"),
+    "dashboard_clients_topic": (
+        "dashboard/clients",
+        "std_msgs/UInt32 heartbeat of the dashboard: browsers open on it (a technician is there: suspensions wait)",
+    ),
 }
 
 
@@ -76,7 +86,11 @@ class AutonomyNode(Node):
             in_flight_per_target=int(value("in_flight_per_target")),
             batch_wait_s=float(value("batch_wait_s")),
             resume_delay_s=float(value("resume_delay_s")),
+            suspend_limit_wall_s=float(value("suspend_limit_wall_s")),
+            suspend_limit_sim_s=float(value("suspend_limit_sim_s")),
         )
+        # the dashboard's heartbeat: a technician watching makes a suspension wait for them
+        self.attendance = Attendance(self, value("dashboard_clients_topic"), self._group)
         self.engine = CampaignEngine(
             self.store,
             self.port,
@@ -86,6 +100,7 @@ class AutonomyNode(Node):
             config,
             on_progress=self._on_progress,
             on_analysis=self._on_analysis,
+            attended=self.attendance.attended,
         )
         self.progress_pub = self.create_publisher(msg.CampaignProgress, "~/progress", LATCHED)
         self.create_service(srv.SubmitTargets, "~/submit_targets", self._on_submit, callback_group=self._group)
@@ -114,6 +129,9 @@ class AutonomyNode(Node):
             self.get_logger().info(f"campaign {self.engine.cid} open ({'new' if new else 'resumed'})")
             while not self._stop.is_set() and rclpy.ok(context=self.context):
                 self.engine.step()
+                if self.engine.aborted:  # its progress (state aborted, the reason) stays published
+                    self.get_logger().error(f"campaign {self.engine.cid} aborted: {self.engine.aborted}")
+                    break
         except Exception as error:  # log loudly; the records stay consistent (write-ahead)
             self.get_logger().error(f"campaign engine stopped: {error!r}")
             raise

@@ -284,7 +284,11 @@ class RosLabPort:
             if response.status in FINISHED:
                 self._result(op, response, op.started_s)
             else:
-                self._finish(Completion(op.id, int(ErrorCode.UNKNOWN), "the lab does not know this goal", known=False))
+                self._finish(
+                    Completion(
+                        op.id, int(ErrorCode.UNKNOWN), "the lab does not know this goal", known=False, unknown_goal=True
+                    )
+                )
 
         client.call_async(request).add_done_callback(answered)
 
