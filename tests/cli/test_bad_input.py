@@ -86,3 +86,13 @@ def test_run_sample_says_that_the_twin_runs_in_real_time_without_a_time_factor(t
     assert "milling 600 s" in notice and "--time-factor 2000" in notice
     help_text = powderlab("run-sample", "--help", cwd=tmp_path).stdout
     assert "REAL TIME" in " ".join(help_text.split())
+    # the command prints it before it starts the lab (a missing site profile then stops it: no lab here)
+    recipe = str(data_path("sim", "recipes", "licoo2.yaml"))
+    missing_site = str(tmp_path / "no-site.yaml")
+    real_time = powderlab("run-sample", recipe, "--backend", "sim", "--site", missing_site, cwd=tmp_path)
+    assert real_time.returncode == 2 and "no-site.yaml" in real_time.stderr, real_time.stderr
+    assert "note: --backend sim without --time-factor runs the twin in real time" in real_time.stderr
+    paced = powderlab(
+        "run-sample", recipe, "--backend", "sim", "--time-factor", "100", "--site", missing_site, cwd=tmp_path
+    )
+    assert paced.returncode == 2 and "real time" not in paced.stderr
