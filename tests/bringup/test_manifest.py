@@ -24,7 +24,22 @@ def test_per_station_backend_override_and_time_factor():
     assert manifest.node("milling").parameters["backend"] == "mock"
     assert manifest.node("twin").parameters["time_factor"] == 100.0  # a sim station brings the twin (its /clock)
     assert "sim_clock" not in [n.name for n in manifest.nodes]
-    assert all(n.parameters["use_sim_time"] for n in manifest.stations)
+    # on sim time every station waits through the twin's time server (lockstep, ADR 0082), not /clock
+    assert all(n.parameters["time_server"] == "default" and not n.parameters["use_sim_time"] for n in manifest.stations)
+    assert manifest.use_sim_time
+
+
+def test_a_mock_lab_on_sim_time_gets_a_time_server_and_a_wall_clock_lab_none():
+    accelerated = build_manifest("mock", time_factor=2000.0, autonomy=True)
+    assert accelerated.node("sim_clock").parameters["time_factor"] == 2000.0
+    assert {n.parameters["time_server"] for n in accelerated.stations} == {"default"}
+    assert accelerated.node("autonomy").parameters["time_server"] == "default"
+    assert accelerated.node("lab_manager").parameters["use_sim_time"] is False  # health is a wall-time job
+    wall = build_manifest("mock", autonomy=True)
+    assert {n.parameters["time_server"] for n in wall.stations} == {""}
+    assert "time_server" not in wall.node("autonomy").parameters
+    custom = build_manifest("sim", backend_options="{twin_address: /tmp/my-twin.sock}")
+    assert {n.parameters["time_server"] for n in custom.stations} == {"/tmp/my-twin.sock"}
 
 
 def test_real_backend_needs_endpoints():

@@ -72,6 +72,24 @@ def test_a_sleep_ends_exactly_at_its_deadline_and_time_waits_for_the_next_step(t
     lockstep.close()
 
 
+def test_a_sleep_that_looks_at_its_stop_event_keeps_waiting_in_between(time_server):
+    """sleep_until returns on its wall bound; until the lease's next request it still waits: time runs on."""
+    timeline, server = time_server
+    lockstep = LockstepLink(server.address)
+    lockstep.begin("op-1")
+    with lease_scope("op-1"):
+        start = lockstep.now()
+        now = float(lockstep.link.call(CONTROL, "sleep_until", start + 3600.0, 0.05))
+        assert now < start + 3600.0  # back after 50 ms of wall time, the hour not over
+        assert wait_for(lambda: timeline.time > now + 10.0)  # and the clock did not stop meanwhile
+        assert wait_for(lambda: timeline.time >= start + 3600.0 - 1e-6, wall_s=20.0)
+        time.sleep(0.2)
+        assert timeline.time == pytest.approx(start + 3600.0)  # due: frozen until the lease acts again
+        assert float(lockstep.link.call(CONTROL, "sleep_until", start + 3600.0, 0.05)) == pytest.approx(start + 3600.0)
+    lockstep.end("op-1")
+    lockstep.close()
+
+
 def test_a_parent_waits_on_its_child_and_computes_again_when_the_child_ends(time_server):
     _timeline, server = time_server
     parent, child = LockstepLink(server.address), LockstepLink(server.address)
@@ -185,6 +203,5 @@ def test_requests_without_a_lease_neither_hold_nor_wait_for_the_clock(time_serve
     _timeline, server = time_server
     link = TwinLink(server.address)
     start = float(link.call(CONTROL, "time"))
-    time.sleep(0.05)
-    assert float(link.call(CONTROL, "time")) > start  # a status read does not hold time
+    assert wait_for(lambda: float(link.call(CONTROL, "time")) > start + 10.0)  # status reads do not hold time
     link.close()

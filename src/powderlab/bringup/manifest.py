@@ -124,7 +124,8 @@ def build_manifest(
             "backend": station_backend,
             "backend_options": backend_options,
             "transfer_node": transfer,
-            "use_sim_time": use_sim_time,
+            # with a time server the station takes sim time from it and needs no /clock (nor its wake-ups)
+            "use_sim_time": use_sim_time and not time_server,
             "time_server": time_server,
         }
         if station.kind == "transfer" and state_dir is not None:
@@ -149,7 +150,8 @@ def build_manifest(
             "lab_manager",
             "powderlab.nodes.lab_manager",
             namespace,
-            {"managed_nodes": [s.name for s in ordered], "autostart": autostart, "use_sim_time": use_sim_time},
+            # lifecycle and health are a wall-time job (and /clock's wake-ups cost an idle lab CPU)
+            {"managed_nodes": [s.name for s in ordered], "autostart": autostart, "use_sim_time": False},
         )
     )
     if autonomy:

@@ -32,6 +32,7 @@ from powderlab.autonomy.targets import check_plannable, load_targets, parse_targ
 from powderlab.core.errors import PowderLabError
 from powderlab.core.resources import data_path
 from powderlab.core.site import SiteProfile
+from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.attendance import Attendance
 from powderlab.nodes.autonomy_client import progress_to_msg
 from powderlab.nodes.qos import LATCHED, WALL_CLOCK
@@ -61,6 +62,11 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
         "dashboard/clients",
         "std_msgs/UInt32 heartbeat of the dashboard: browsers open on it (a technician is there: suspensions wait)",
     ),
+    "time_server": (
+        "",
+        "the lab's sim-time server (the twin, or the mock lab's sim_clock): 'default' for this ROS domain's, or its "
+        "socket; the engine then works in lockstep with sim time. Empty: follow /clock",
+    ),
 }
 
 
@@ -75,7 +81,9 @@ class AutonomyNode(Node):
         self.site = SiteProfile.load(value("site"))
         self._group = ReentrantCallbackGroup()
         params_file = value("params_file") or str(data_path("launch", "powderlab.yaml"))
-        self.port = RosLabPort(self, self.site, value("transfer_node"), params_file)
+        server = str(value("time_server"))
+        lockstep = LockstepLink(None if server == "default" else server) if server else None
+        self.port = RosLabPort(self, self.site, value("transfer_node"), params_file, lockstep)
         self.store = Store(value("database"))
         seed = int(value("seed"))
         config = CampaignConfig(
@@ -123,6 +131,7 @@ class AutonomyNode(Node):
     def _run(self) -> None:
         try:
             self._wait_for_lab()
+            self.port.join_lockstep()
             new = self.store.campaign(self.engine.cid) is None
             initial = load_targets(self._targets_file).targets if new and self._targets_file else []
             self.engine.open(initial)
@@ -135,6 +144,8 @@ class AutonomyNode(Node):
         except Exception as error:  # log loudly; the records stay consistent (write-ahead)
             self.get_logger().error(f"campaign engine stopped: {error!r}")
             raise
+        finally:
+            self.port.leave_lockstep()
 
     def _wait_for_lab(self) -> None:
         """Wait until the transfer node answers and the clock runs (sim time starts at 0)."""

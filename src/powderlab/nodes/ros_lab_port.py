@@ -35,7 +35,6 @@ from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED
 from powderlab.nodes.ros_cell import position_from_msg
 
 WAIT_CAP_S = 0.2  # wall seconds: the engine looks at the lab at least this often
-LOCKSTEP_WAIT_CAP_S = 1.0  # the same on the twin, where each look stops sim time for its length
 ENGINE_LEASE = "campaign-engine"
 FINISHED = {GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED, GoalStatus.STATUS_CANCELED}
 
@@ -306,7 +305,7 @@ class RosLabPort:
                 # (a result that came in meanwhile woke it already: the twin keeps that wake for this wait).
                 with lease_scope(ENGINE_LEASE):
                     deadline = self.lockstep.now() + timeout_s
-                    self.lockstep.link.call(CONTROL, "sleep_until", deadline, LOCKSTEP_WAIT_CAP_S)
+                    self.lockstep.link.call(CONTROL, "sleep_until", deadline, WAIT_CAP_S)
             else:
                 self._event.wait(min(timeout_s, WAIT_CAP_S))
         with self._lock:

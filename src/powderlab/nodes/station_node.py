@@ -37,8 +37,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from std_srvs.srv import SetBool, Trigger
 
-from powderlab.core.errors import ErrorCode, PowderLabError, UnknownResourceError
+from powderlab.core.clock import Clock
+from powderlab.core.errors import DeviceError, ErrorCode, PowderLabError, UnknownResourceError
 from powderlab.core.site import SiteProfile
+from powderlab.drivers.sim.clock import LockstepClock
+from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.conversions import ActionBinding, bindings, fill_feedback, position_to_msg, stamp, status_to_msg
 from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED, POSITIONS_TOPIC, WALL_CLOCK
 from powderlab.nodes.ros_cell import RosCell
@@ -56,6 +59,11 @@ COMMON_PARAMETERS: dict[str, tuple[Any, str]] = {
     "backend": ("mock", "device backend: mock, sim or real"),
     "backend_options": ("{}", "backend options as a YAML mapping (e.g. the twin's address)"),
     "transfer_node": ("transfer", "node that owns the arms and the position table (relative to the namespace)"),
+    "time_server": (
+        "",
+        "the lab's sim-time server (the twin, or the mock lab's sim_clock): 'default' for this ROS domain's, or "
+        "its socket; operations then wait through it in lockstep with sim time. Empty: follow /clock",
+    ),
     "status_period_s": (1.0, "how often the status topic is republished (wall seconds)"),
     "feedback_period_s": (0.1, "shortest interval between two feedback messages of a goal (wall seconds)"),
     "result_keep_s": (
@@ -84,6 +92,8 @@ class StationNode(LifecycleNode):
             )
         self.station: Station | None = None
         self.clock = RosClock(self)
+        # On the twin, operations run in lockstep with its clock (ADR 0082): set at configure.
+        self.lockstep: LockstepLink | None = None
         self._lifecycle = "unconfigured"
         self._active = False
         self._cancels: dict[str, threading.Event] = {}
@@ -95,7 +105,7 @@ class StationNode(LifecycleNode):
         self.create_subscription(msg.EStopState, ESTOP_TOPIC, self._on_estop, LATCHED, callback_group=self._group)
         self.create_service(SetBool, "~/set_paused", self._on_set_paused, callback_group=self._group)
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._group)
-        all_bindings = bindings(self.clock.now)
+        all_bindings = bindings(self._now)
         self._action_servers = [self._action_server(all_bindings[op]) for op in self.station_class.operations]
         self.cell: RosCell | None = None
         if self.station_class is not TransferStation:
@@ -126,7 +136,14 @@ class StationNode(LifecycleNode):
         try:
             options = yaml.safe_load(self.get_parameter("backend_options").value) or {}
             parameters = {name: self.get_parameter(name).value for name in self.station_class.default_parameters}
-            station = build_station(self.site, self.station_name, backend, self.clock, parameters, self.cell, options)
+            clock: Clock = self.clock
+            time_server = str(self.get_parameter("time_server").value)
+            if time_server:
+                self.lockstep = LockstepLink(None if time_server == "default" else time_server)
+                clock = LockstepClock(self.lockstep.link)
+            if self.cell is not None:
+                self.cell.lockstep = self.lockstep
+            station = build_station(self.site, self.station_name, backend, clock, parameters, self.cell, options)
             station.connect()
         except (PowderLabError, OSError, yaml.YAMLError) as error:
             self.get_logger().error(f"configure failed on backend '{backend}': {error}")
@@ -214,6 +231,16 @@ class StationNode(LifecycleNode):
 
     # --- status ---
 
+    def _now(self) -> float:
+        """The lab's time for stamps: the time server's on sim time (no /clock needed), else the node clock."""
+        lockstep = self.lockstep
+        if lockstep is not None:
+            try:
+                return lockstep.now()
+            except DeviceError:
+                pass
+        return self.clock.now()
+
     def _status_tick(self) -> None:
         """The periodic status: skipped when a publish is already under way."""
         if self._publish_lock.locked():
@@ -222,7 +249,7 @@ class StationNode(LifecycleNode):
 
     def publish_status(self) -> None:
         with self._publish_lock:
-            now = self.clock.now()
+            now = self._now()
             # one look at the station: cleanup / shutdown (_teardown) sets it to None from another thread,
             # possibly while the furnace readings of a status tick are on the serial line
             station = self.station
@@ -319,6 +346,11 @@ class StationNode(LifecycleNode):
             event.set()
         return CancelResponse.ACCEPT
 
+    def _lease(self, goal_key: str) -> contextlib.AbstractContextManager[None]:
+        """The operation's lease on the twin (its goal id; the sender may have opened it already)."""
+        lockstep = self.lockstep
+        return lockstep.operation(goal_key) if lockstep is not None else contextlib.nullcontext()
+
     def _execute(self, goal_handle: Any, binding: ActionBinding) -> Any:
         goal_key = bytes(goal_handle.goal_id.uuid).hex()
         operation_id = f"{self.station_name}.{binding.name}.{goal_key[:8]}"
@@ -347,7 +379,8 @@ class StationNode(LifecycleNode):
             except PowderLabError as error:
                 outcome_code, outcome_message, data = error.code, str(error), None
             else:
-                outcome = station.run(binding.name, request, operation_id, feedback, cancel)
+                with self._lease(goal_key):
+                    outcome = station.run(binding.name, request, operation_id, feedback, cancel)
                 outcome_code, outcome_message, data = outcome.code, outcome.message, outcome.result
         finally:
             self._cancels.pop(goal_key, None)
@@ -427,7 +460,7 @@ class StationNode(LifecycleNode):
         if self.positions_pub is None or not isinstance(station, TransferStation):
             return
         table = msg.PositionTable(
-            stamp=stamp(self.clock.now()), positions=[position_to_msg(p) for p in station.positions()]
+            stamp=stamp(self._now()), positions=[position_to_msg(p) for p in station.positions()]
         )
         self.positions_pub.publish(table)
 

@@ -39,6 +39,7 @@ class Waiter:
     deadline: float
     predicate: Callable[[], bool] | None = None
     woken: bool = False
+    lingering: bool = False  # its thread gave up on wall time; the lease still waits until its next request
 
 
 @dataclass
@@ -136,6 +137,20 @@ class Lockstep:
             lease.waiters.remove(waiter)
         if was_waiting and not lease.waiting:
             self._became_runnable(lease)
+
+    def linger(self, waiter: Waiter | None) -> None:
+        """The waiting thread returns on a wall-time bound (to look at a stop event), but its lease goes on
+        waiting until it sends its next request: a slow machine between two looks is not lab time."""
+        if waiter is not None and not waiter.woken:
+            waiter.lingering = True
+
+    def resume(self, key: str) -> None:
+        """A request of lease `key` arrived: a wait it left lingering is over."""
+        lease = self.leases.get(key) if key else None
+        if lease is None:
+            return
+        for waiter in [w for w in lease.waiters if w.lingering]:
+            self.done_waiting(waiter)
 
     def wake(self, key: str) -> None:
         """End every wait of a lease now (a completion arrived for the campaign engine)."""

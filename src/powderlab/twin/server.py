@@ -6,14 +6,13 @@ only when a caller advances it or waits in sim time), which the contract suite u
 
 Paced or not, time moves in lockstep with the lab's work (twin.lockstep, ADR 0082): only while
 no lease is computing, and never past the earliest moment a waiting lease wants to go on. Each
-request names the lease it works for; the control methods `lease_begin`, `lease_end`,
-`lease_wait` and `sleep_until` are the stations' and the campaign engine's side of the protocol.
+request names the lease it works for; the control methods `lease_begin`, `lease_end` and
+`sleep_until` are the stations' and the campaign engine's side of the protocol.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import socket
 import threading
 import time
@@ -37,7 +36,7 @@ FREE_RUN_PAUSE_S = 0.0005  # wall seconds between two chunks when running as fas
 FROZEN_POLL_S = 0.05  # wall seconds the time loop sleeps while a lease computes (it is woken on changes)
 CONTROL_METHODS = (
     "time", "advance", "schedule", "clear_fault", "ping", "render",
-    "lease_begin", "lease_end", "lease_wait", "sleep_until",
+    "lease_begin", "lease_end", "sleep_until",
 )  # fmt: skip
 
 
@@ -175,7 +174,11 @@ class TwinServer:
                 device, method, args, kwargs = request[:4]
             except (OSError, EOFError, TypeError, ValueError):
                 return
-            lockstep.current = request[4] if len(request) > 4 else ""
+            lease = request[4] if len(request) > 4 else ""
+            lockstep.current = lease
+            if lease:
+                with self.world.lock:
+                    lockstep.resume(lease)
             try:
                 answer: tuple[str, Any] = ("ok", self.dispatch(device, method, args, kwargs, id(connection)))
             except PowderLabError as error:
@@ -225,14 +228,6 @@ class TwinServer:
                 self.world.lockstep.wake(wake)
             self.world.lockstep.end(key)
             self.world.changed.notify_all()
-            return self.world.time
-
-    def control_lease_wait(self, key: str, deadline: float = math.inf, client: int = 0) -> float:
-        """The lease waits (without a thread here) until sim time `deadline` or a lease_end(..., wake=key)."""
-        with self.world.lock:
-            if deadline > self.world.time + 1e-9:
-                self.world.lockstep.wait(key, deadline)
-                self.world.changed.notify_all()
             return self.world.time
 
     def control_sleep_until(self, deadline: float, wall_timeout_s: float = 0.25) -> float:

@@ -82,6 +82,7 @@ class Timeline:
                     if self.time >= deadline - 1e-9:
                         return predicate()
                     if give_up is not None and time.monotonic() >= give_up:
+                        self.lockstep.linger(waiter)
                         return False
                     if self.manual:
                         self.advance(min(self._manual_step(), deadline - self.time))
@@ -89,7 +90,8 @@ class Timeline:
                         self.changed.wait(0.05)
                 return True
             finally:
-                self.lockstep.done_waiting(waiter)
+                if waiter is None or not waiter.lingering:
+                    self.lockstep.done_waiting(waiter)
 
     def sleep(self, seconds: float, stop: threading.Event | None = None) -> bool:
         end = self.time + seconds

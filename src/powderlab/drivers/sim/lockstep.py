@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Iterator
 
 from powderlab.core.errors import DeviceError
@@ -40,10 +39,6 @@ class LockstepLink:
             self.link.call(CONTROL, "lease_end", key, wake)
         except DeviceError as error:
             log.warning("could not end lease %s: %s", key, error)
-
-    def wait(self, key: str, deadline: float = math.inf) -> float:
-        """Lease `key` waits until sim time `deadline` or until woken; returns sim time now."""
-        return float(self.link.call(CONTROL, "lease_wait", key, deadline))
 
     @contextlib.contextmanager
     def operation(self, key: str) -> Iterator[None]:
