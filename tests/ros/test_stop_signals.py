@@ -54,10 +54,10 @@ def marked_processes(mark: str) -> dict[int, str]:
 class Command:
     """One `powderlab ...` process with its output in a file and a mark for its descendants."""
 
-    def __init__(self, args: list[str], tmp_path: Path) -> None:
+    def __init__(self, args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> None:
         self.mark = uuid.uuid4().hex
         self.output = tmp_path / "output.txt"
-        env = {**os.environ, MARK: self.mark, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **(env or {}), MARK: self.mark, "PYTHONUNBUFFERED": "1"}
         with open(self.output, "w") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "powderlab", *args], stdout=out, stderr=subprocess.STDOUT, env=env
@@ -102,8 +102,8 @@ class Command:
 def command(tmp_path):
     started: list[Command] = []
 
-    def start(*args: str) -> Command:
-        started.append(Command(list(args), tmp_path))
+    def start(*args: str, env: dict[str, str] | None = None) -> Command:
+        started.append(Command(list(args), tmp_path, env))
         return started[-1]
 
     yield start
@@ -174,6 +174,26 @@ def test_run_sample_on_the_twin_stopped_mid_run_with_sigterm(command, tmp_path):
     assert run.stop(signal.SIGTERM) == 128 + signal.SIGTERM, run.text()
     assert "stopped by SIGTERM" in run.text()
     assert_nothing_left(run)
+
+
+def test_run_sample_on_emulated_hardware_killed_with_sigkill(command, tmp_path):
+    """The real drivers against `powderlab emulate` (a child of run-sample, its own process group):
+    run-sample killed outright mid-sample; the nodes and the emulators go with it."""
+    recipe = Path(__file__).resolve().parents[1] / "drivers" / "real" / "data" / "short_licoo2.yaml"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {"POWDERLAB_EMULATOR_DIR": str(tmp_path / "emulated"), "POWDERLAB_OPCUA_PORT": port}
+    run = command(
+        "run-sample", str(recipe), "--backend", "real", "--site", "emulated", "--time-factor", "20",
+        "--run-dir", str(tmp_path / "run"), "--state-dir", str(tmp_path / "state"), env=env,
+    )  # fmt: skip
+    run.wait_for(r"^\[2/8\]", timeout_s=240.0)
+    running = marked_processes(run.mark)
+    assert any(" emulate " in cmdline for cmdline in running.values()), running
+    assert len(running) == 9  # the command, the emulators, 5 stations, the sim clock, the lab manager
+    assert run.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert_nothing_left(run, timeout_s=NODE_STOP_BOUND_S + 2.0)
 
 
 def test_campaign_on_the_ros_lab_stopped_with_sigterm(command, tmp_path):
