@@ -10,6 +10,7 @@ number of browsers with the live view open, a heartbeat the autonomy node reads 
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import ipaddress
 import os
 import signal
@@ -55,6 +56,10 @@ def default_users_file() -> Path:
     return ros_home() / "powderlab" / "dashboard-users.yaml"
 
 
+STOP_CLEANUP_S = 2.5  # the web server's share of the 5 s a node has to stop
+STOP_HARD_EXIT_S = 4.5
+
+
 def default_command_log() -> Path:
     return ros_home() / "powderlab" / "dashboard-commands.jsonl"
 
@@ -78,7 +83,13 @@ async def serve(app: web.Application, host: str, port: int, url_file: str, log: 
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        # bounded like every node of the lab (ends within 5 s of SIGINT): open browser connections are
+        # not waited for, and a C-level watchdog ends the process if the rest of the exit hangs
+        faulthandler.dump_traceback_later(STOP_HARD_EXIT_S, exit=True)
+        try:
+            await asyncio.wait_for(runner.cleanup(), timeout=STOP_CLEANUP_S)
+        except TimeoutError:
+            log.warn(f"connections still open {STOP_CLEANUP_S:g} s after the stop; closing anyway")
 
 
 def main(args: list[str] | None = None) -> int:
