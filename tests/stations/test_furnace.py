@@ -106,3 +106,20 @@ def test_estop_during_heating_switches_heaters_off_and_refuses_goals(lab):
     assert refused.code is ErrorCode.ESTOPPED and "reset" in refused.message
     lab.reset()
     assert furnaces.mode is StationMode.IDLE
+
+
+def test_a_long_heat_reads_the_furnace_every_heat_poll_and_ends_on_time(lab):
+    furnaces = lab["furnaces"]
+    profile = a_lab_profile(900.0)  # about 10 h with natural cooling
+    planned = profile.duration_s(furnaces.furnace("furnace_1").limits)
+    feedback = []
+    heated = furnaces.run("heat", HeatRequest("furnace_1", profile), feedback=feedback.append)
+    assert heated.ok, heated.message
+    poll = furnaces.parameters["heat_poll_s"]
+    slice_s = furnaces.parameters["checkpoint_slice_s"]
+    # one reading per heat_poll_s, not per checkpoint slice (the twin pays round trips for each) ...
+    readings = sum("setpoint_c" in f for f in feedback)
+    assert readings <= planned / poll + 60.0 / slice_s + 5
+    assert readings < planned / slice_s / 4
+    # ... and the slices near the planned end: the heat is not reported late
+    assert heated.result.duration_s == pytest.approx(planned, abs=2 * slice_s + 1.0)

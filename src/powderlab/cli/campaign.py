@@ -47,8 +47,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--campaign-id", default=None, help="campaign id (default: from the targets file)")
     parser.add_argument("--report", default=None, help="write campaign.json/.html here (default: a temp folder)")
     parser.add_argument("--no-plots", action="store_true", help="report without figures (faster)")
-    parser.add_argument("--time-factor", type=float, default=0.0, help="--lab ros: sim seconds per wall second")
+    parser.add_argument(
+        "--time-factor",
+        type=float,
+        default=0.0,
+        help="--lab ros: sim seconds per wall second (0, the default: 5000 on mock; on sim the twin as fast as the "
+        "lab computes, in lockstep)",
+    )
     parser.add_argument("--max-days", type=float, default=60.0, help="stop after this many simulated days")
+    parser.add_argument(
+        "--in-flight-per-target",
+        type=int,
+        default=None,
+        help="experiments of one target in the lab at once (default: the autonomy node's, 1)",
+    )
+    parser.add_argument(
+        "--batch-wait-s",
+        type=float,
+        default=None,
+        help="how long a part-filled furnace waits for more crucibles, in lab seconds (default: the autonomy "
+        "node's, 1800)",
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
     parser.add_argument(
         "--suspend-limit-wall-s",
@@ -181,10 +200,16 @@ class _Live:
 
 
 def _limits(args: argparse.Namespace) -> dict[str, float]:
-    """The suspension limits (nobody at the lab): campaign config keys = autonomy node parameters."""
+    """The suspension limits (nobody at the lab) and the furnace filling options that were given:
+    campaign config keys = autonomy node parameters."""
+    given = {
+        "in_flight_per_target": getattr(args, "in_flight_per_target", None),
+        "batch_wait_s": getattr(args, "batch_wait_s", None),
+    }
     return {
         "suspend_limit_wall_s": float(getattr(args, "suspend_limit_wall_s", SUSPEND_LIMIT_WALL_S)),
         "suspend_limit_sim_s": float(getattr(args, "suspend_limit_sim_s", SUSPEND_LIMIT_SIM_S)),
+        **{key: value for key, value in given.items() if value is not None},
     }
 
 
@@ -212,6 +237,15 @@ def _run_local(args: argparse.Namespace, targets: Any, database: str, campaign_i
         print()
 
 
+def backend_options(backend: str, factor: float) -> str:
+    """backend_options of this command's lab. On the twin, time factor 0 runs it as fast as possible
+    (sim time moves whenever every lease waits, ADR 0082; the lab's time_factor 0 alone would pace
+    the twin at real time), and nobody watches its cell camera: it renders no frames."""
+    if backend != "sim":
+        return "{}"
+    return json.dumps({"twin_camera_rate_hz": 0, **({"twin_time_factor": 0} if factor == 0 else {})})
+
+
 def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaign_id: str) -> None:
     from powderlab.bringup.manifest import build_manifest
     from powderlab.bringup.session import LabSession
@@ -222,6 +256,7 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
         backend=args.backend,
         site=args.site,
         time_factor=factor,
+        backend_options=backend_options(args.backend, factor),
         autonomy={
             "database": database,
             "campaign_id": campaign_id,
@@ -232,7 +267,8 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
         },
     )
     session = LabSession(manifest, log_level="warn")
-    _say(args, f"starting the lab (time factor {factor:g}; logs in {session.run_dir})")
+    pace = "as fast as possible" if args.backend == "sim" and factor == 0 else f"time factor {factor:g}"
+    _say(args, f"starting the lab ({pace}; logs in {session.run_dir})")
     client = session.start()
     autonomy = AutonomyClient(client.node)
     shutdown_s = 60.0

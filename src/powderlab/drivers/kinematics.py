@@ -91,3 +91,55 @@ def inverse(target: Pose, seed: list[float] | np.ndarray, tolerance_m: float = 1
             code=ErrorCode.NOT_REACHABLE,
         )
     return [float(v) for v in solution.x]
+
+
+def analytic_solutions(target: Pose | np.ndarray) -> list[np.ndarray]:
+    """Every closed-form joint solution (up to 8) that puts the flange at `target` (a Pose or 4x4).
+
+    The UR arms' spherical-offset wrist has an analytic inverse (K. Hawkins, "Analytic inverse
+    kinematics for the Universal Robots UR-5/UR-10 arms", 2013): shoulder (2 branches), wrist
+    (2), elbow (2). Angles come in (-pi, pi]; the caller picks a branch and a turn. An empty list:
+    the pose is out of reach. At a wrist singularity (joint 5 at 0 or pi) joint 6 is set to 0.
+    """
+    goal = target.matrix() if isinstance(target, Pose) else np.asarray(target, dtype=float)
+    (t00, t01, t02, t03), (t10, t11, t12, t13), (t20, t21, t22, t23) = goal[:3].tolist()
+    d1, d4, d5, d6 = float(UR5E_D[0]), float(UR5E_D[3]), float(UR5E_D[4]), float(UR5E_D[5])
+    a2, a3 = float(UR5E_A[1]), float(UR5E_A[2])
+    solutions: list[np.ndarray] = []
+    # joint 1: the wrist centre (flange minus d6 along its z) seen from the base, offset by d4
+    a, b = d6 * t12 - t13, d6 * t02 - t03
+    radius = np.hypot(a, b)
+    if radius < d4 - 1e-12:
+        return solutions
+    shoulder = np.arccos(min(1.0, d4 / radius))
+    for q1 in (np.arctan2(-b, a) + shoulder, np.arctan2(-b, a) - shoulder):
+        s1, c1 = np.sin(q1), np.cos(q1)
+        wrist = (t03 * s1 - t13 * c1 - d4) / d6
+        if abs(wrist) > 1.0 + 1e-9:
+            continue
+        for q5 in (np.arccos(np.clip(wrist, -1.0, 1.0)), -np.arccos(np.clip(wrist, -1.0, 1.0))):
+            s5, c5 = np.sin(q5), np.cos(q5)
+            if abs(s5) < 1e-10:
+                q6 = 0.0
+            else:
+                sign = 1.0 if s5 > 0 else -1.0
+                q6 = np.arctan2(-sign * (t01 * s1 - t11 * c1), sign * (t00 * s1 - t10 * c1))
+            s6, c6 = np.sin(q6), np.cos(q6)
+            # joints 2-4: a planar 3R chain to the frame of joint 4
+            x04x = -s5 * (t02 * c1 + t12 * s1) - c5 * (s6 * (t01 * c1 + t11 * s1) - c6 * (t00 * c1 + t10 * s1))
+            x04y = c5 * (t20 * c6 - t21 * s6) - t22 * s5
+            p13x = d5 * (s6 * (t00 * c1 + t10 * s1) + c6 * (t01 * c1 + t11 * s1)) - d6 * (t02 * c1 + t12 * s1)
+            p13x += t03 * c1 + t13 * s1
+            p13y = t23 - d1 - d6 * t22 + d5 * (t21 * c6 + t20 * s6)
+            c3 = (p13x * p13x + p13y * p13y - a2 * a2 - a3 * a3) / (2.0 * a2 * a3)
+            if abs(c3) > 1.0 + 1e-9:
+                continue
+            for q3 in (np.arccos(np.clip(c3, -1.0, 1.0)), -np.arccos(np.clip(c3, -1.0, 1.0))):
+                s3, c3_ = np.sin(q3), np.cos(q3)
+                denominator = a2 * a2 + a3 * a3 + 2.0 * a2 * a3 * c3_
+                k1, k2 = a2 + a3 * c3_, a3 * s3
+                q2 = np.arctan2((k1 * p13y - k2 * p13x) / denominator, (k1 * p13x + k2 * p13y) / denominator)
+                c23, s23 = np.cos(q2 + q3), np.sin(q2 + q3)
+                q4 = np.arctan2(c23 * x04y - s23 * x04x, x04x * c23 + x04y * s23)
+                solutions.append(np.array([q1, q2, q3, q4, q5, q6], dtype=float))
+    return solutions

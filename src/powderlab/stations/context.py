@@ -10,6 +10,8 @@ from powderlab.core.clock import Clock
 from powderlab.core.errors import CanceledError, DeviceTimeoutError, EStopError
 from powderlab.stations.resources import ResourceLocks
 
+SLEEP_TOLERANCE_S = 1e-6  # a sleep this close to its end is over (float rounding of sim times)
+
 
 class OperationContext:
     """Handed to every station operation.
@@ -69,15 +71,20 @@ class OperationContext:
             self._resume.wait(0.05)
             self.check()
 
-    def sleep(self, seconds: float) -> None:
-        """Wait seconds of clock time, raising at once on cancel or e-stop."""
+    def sleep(self, seconds: float, slice_s: float | None = None) -> None:
+        """Wait seconds of clock time, raising at once on cancel or e-stop (the clock's sleep ends on
+        either); slice_s: the longest single clock sleep (default: the station's checkpoint slice)."""
+        step = self.slice_s if slice_s is None else max(float(slice_s), 1e-3)
         end = self.clock.now() + seconds
         while True:
             self.check()
             remaining = end - self.clock.now()
-            if remaining <= 0:
+            # A clock may end a sleep within SLEEP_TOLERANCE_S of its deadline (the twin's does): a rest
+            # below it must end the sleep, or asking for it again returns at once, forever (and, in
+            # lockstep, holds sim time while it spins).
+            if remaining <= SLEEP_TOLERANCE_S:
                 return
-            self.clock.sleep(min(remaining, self.slice_s), self.stop_event)
+            self.clock.sleep(min(remaining, step), self.stop_event)
 
     def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float | None = None) -> None:
         """Poll condition until true; DeviceTimeoutError naming `what` after timeout_s."""

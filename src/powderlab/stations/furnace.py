@@ -119,6 +119,9 @@ class FurnaceStation(Station):
         "door_timeout_s": 30.0,
         "expected_door_s": 15.0,  # for scheduling: one door motion
         "expected_transfer_s": 60.0,  # for scheduling: the arm carrying a crucible in or out
+        # a heat reads the furnace this often (clock seconds), and every checkpoint slice near its
+        # planned end: a 10 h program needs no 5 s feedback, and each reading costs the twin round trips
+        "heat_poll_s": 60.0,
     }
 
     # --- furnaces ---
@@ -335,7 +338,9 @@ class FurnaceStation(Station):
                 )
                 if not program.running:
                     break
-                context.sleep(context.slice_s)
+                # the slice near the planned end (no late finish); cancel and e-stop still end the wait at once
+                poll = max(context.slice_s, min(float(self.parameters["heat_poll_s"]), planned - elapsed))
+                context.sleep(poll, slice_s=poll)
         except BaseException:
             furnace.stop_program()  # heaters off: natural cooling is the safe state
             raise

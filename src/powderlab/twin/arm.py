@@ -22,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from powderlab.core.errors import DeviceError, ErrorCode, ValidationError
 from powderlab.drivers.arm import Height
-from powderlab.drivers.kinematics import Pose, forward, inverse
+from powderlab.drivers.kinematics import REACH_M, UR5E_D, Pose, analytic_solutions, forward
 from powderlab.twin.items import Item
 from powderlab.twin.scene import Placement, urdf_path
 
@@ -44,6 +44,7 @@ CLEAR_M = 0.05
 SHARED_APPROACH_BACK_M = 0.14
 FINGER_SPEED_M_S = 0.06
 JOINT_LIMIT_RAD = 2 * np.pi  # every UR5e joint turns +-360 degrees
+IK_TOLERANCE_M = 1e-6  # a closed-form solution must put the flange this close
 
 
 @dataclass
@@ -150,19 +151,33 @@ class ArmModel:
         return np.array([math.atan2(local[1], local[0]) + math.pi, -1.9, 1.9, -1.57, -1.5708, 0.0])
 
     def solve(self, tcp_world: np.ndarray, seed: np.ndarray | None = None) -> np.ndarray:
-        """Joints for a tool centre point (NOT_REACHABLE when no solution)."""
+        """Joints for a tool centre point (NOT_REACHABLE when no solution).
+
+        The closed-form UR5e solutions (up to 8 branches), each at its turn nearest the
+        reference, and the one nearest the reference wins: the seed (the previous point of a
+        path: no branch flips along it), else a pose facing the point with the home elbow
+        (elbow up). The numerical solver was most of the twin's work in a campaign.
+        """
         pose = self.flange_pose(tcp_world)
-        seeds = [s for s in (seed, self.seed_for(tcp_world)) if s is not None]
-        last: ValidationError | None = None
-        for start in seeds:
-            try:
-                q = np.array(inverse(pose, start))
-            except ValidationError as error:
-                last = error
+        reference = np.asarray(seed if seed is not None else self.seed_for(tcp_world), dtype=float)
+        goal = pose.matrix()
+        best, best_distance = None, math.inf
+        for solution in analytic_solutions(goal):
+            q = self.nearest_turn(solution, reference)
+            flange = forward(q)
+            if flange[2, 3] <= -0.5 or np.max(np.abs(flange[:3, 3] - goal[:3, 3])) > IK_TOLERANCE_M:
                 continue
-            if forward(q)[2, 3] > -0.5:  # any valid solution; elbow-up comes from the seed
-                return self.nearest_turn(q, seed if seed is not None else self.q)
-        raise last or ValidationError("pose", "no joint solution", code=ErrorCode.NOT_REACHABLE)
+            distance = float(np.linalg.norm(q - reference))
+            if distance < best_distance:
+                best, best_distance = q, distance
+        if best is None:
+            reach = float(np.linalg.norm(goal[:3, 3] - [0.0, 0.0, UR5E_D[0]]))
+            raise ValidationError(
+                "pose",
+                f"no joint solution: {reach:.3f} m from the shoulder (the UR5e reaches {REACH_M} m)",
+                code=ErrorCode.NOT_REACHABLE,
+            )
+        return best if seed is not None else self.nearest_turn(best, self.q)
 
     @staticmethod
     def nearest_turn(q: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -16,7 +16,9 @@ TWIN_OPTIONS = {
     "twin_scene": ("scene", "cell"),
     "twin_seed": ("seed", 0),
     "twin_faults": ("faults", ""),
+    "twin_camera_rate_hz": ("camera_rate_hz", None),
 }
+FLOAT_OPTIONS = ("time_factor", "camera_rate_hz")
 
 
 def twin_parameters(backend_options: str, time_factor: float, site: str) -> dict[str, Any]:
@@ -24,7 +26,8 @@ def twin_parameters(backend_options: str, time_factor: float, site: str) -> dict
 
     The lab's time_factor paces the twin (0: real time); backend_options may override it with
     twin_time_factor (0 there: as fast as possible), and set twin_mode (kinematic | physics),
-    twin_scene, twin_seed, twin_faults (comma-separated scenario names) and twin_address.
+    twin_scene, twin_seed, twin_faults (comma-separated scenario names), twin_address and
+    twin_camera_rate_hz (wall Hz of the cell camera; 0: none, e.g. for a campaign nobody watches).
     """
     try:
         options = yaml.safe_load(backend_options or "{}") or {}
@@ -39,5 +42,5 @@ def twin_parameters(backend_options: str, time_factor: float, site: str) -> dict
             continue
         if name == "faults" and isinstance(value, list | tuple):
             value = ",".join(str(v) for v in value)
-        parameters[name] = float(value) if name == "time_factor" else (int(value) if name == "seed" else str(value))
+        parameters[name] = float(value) if name in FLOAT_OPTIONS else (int(value) if name == "seed" else str(value))
     return parameters

@@ -10,6 +10,7 @@ from powderlab.twin.devices.diffractometer import TwinDiffractometer
 from powderlab.twin.devices.dispenser import TwinPowderDispenser
 from powderlab.twin.devices.furnace import TwinFurnace
 from powderlab.twin.devices.mill import TwinMill
+from powderlab.twin.devices.technician import TECHNICIAN, TwinTechnician
 
 if TYPE_CHECKING:
     from powderlab.twin.world import World
@@ -29,3 +30,4 @@ def build_twin_devices(world: World) -> None:
     for station in world.site.stations.values():
         for name, config in station.devices.items():
             world.devices[name] = TWIN_CLASSES[config.kind](world, config)
+    world.devices[TECHNICIAN] = TwinTechnician(world)  # people at the lab (crucible recycling)

@@ -1,0 +1,263 @@
+"""A-Lab-scale campaign through the ROS lab on the twin, with the arrows planner and the XRD analysis.
+
+Runs `powderlab campaign --lab ros --backend sim --planner arrows --analyzer chemistry` as a
+subprocess (every station node, the lab manager, the twin and the autonomy node as processes, on
+a private ROS domain) with >= 50 targets drawn reproducibly (seeded) from the planner's phase
+library among those the site's inventory can make, on the A-Lab cell (4 furnaces x 8 slots, 2
+arms; crucible storage, done rack and powder stock sized for the whole campaign). The planner
+proposes every recipe with the A-Lab heating profile (2 C/min to 300 C, 15 C/min to T, 4 h dwell,
+or 12 h when it learns to dwell longer; natural cooling). The twin runs as fast as the lab
+computes (time factor 0, lockstep sim time). Reads the campaign's summary and writes the
+figures, wall time and load averages into docs/benchmarks.md.
+
+    python -m bench.bench_alab_twin [--targets 60] [--seed 1] [--domain 131] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.report import markdown_table, write_section
+from powderlab.core.errors import PowderLabError
+from powderlab.core.resources import data_path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 4  # experiments per target at most (the A-Lab tried up to 5 recipes per target)
+STOCK_MG = 2_000_000.0  # every powder head: technicians refill it (1 g per sample)
+TRANSIENT = (PowderLabError, OSError, EOFError, TimeoutError)  # the lab not up yet, or stopping
+
+
+def plannable_targets(count: int, seed: int, budget: int = BUDGET) -> dict[str, Any]:
+    """`count` targets drawn (seeded) from the arrows planner's library: phases that are not in the
+    inventory themselves, are plain formulas, and for which the planner proposes a first recipe
+    from the default site's inventory. Returns a targets document (no recipes: the planner's)."""
+    from powderlab.autonomy.targets import parse_targets
+    from powderlab.chemistry.phases import default_library
+    from powderlab.planner import make
+
+    planner = make("arrows", seed)
+    library = default_library()
+    stocked = {phase.phase_id for phase in planner.inventory.phases(library)}
+    candidates = []
+    for phase in sorted(library, key=lambda p: p.phase_id):
+        if phase.phase_id in stocked:
+            continue
+        try:
+            document = {"campaign": "probe", "targets": [{"target": phase.phase_id, "budget": budget}]}
+            target = parse_targets(document, "probe").targets[0]
+        except PowderLabError:  # polymorph ids such as TiO2_rutile are not formulas
+            continue
+        if planner.next_recipe(target, []) is not None:
+            candidates.append(phase.phase_id)
+    if count > len(candidates):
+        raise SystemExit(f"only {len(candidates)} plannable targets in the library; asked for {count}")
+    chosen = sorted(random.Random(seed).sample(candidates, count))
+    return {"campaign": "alab-twin", "targets": [{"target": t, "budget": budget} for t in chosen]}
+
+
+def alab_site(directory: Path) -> Path:
+    """The reference A-Lab cell (its 32 storage and 32 done-rack slots are the twin's racks) with every
+    powder head full (technicians refill them)."""
+    data = yaml.safe_load(data_path("hardware", "default.yaml").read_text())
+    data["name"] = "alab-twin"
+    for head in data["stations"]["dosing"]["devices"]["dispenser"]["heads"]:
+        head["stock_mg"] = STOCK_MG
+    path = directory / "alab-twin.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+class Technician(threading.Thread):
+    """People at the lab: a measured crucible that has stood in the done rack for SETTLED_S is taken
+    away, washed and put back in a free storage slot under a new id (the twin's technician device
+    moves it; transfer/set_position tells the lab, as a technician confirms at the dashboard). The
+    twin's racks hold 32 crucibles each; an A-Lab-scale campaign uses about 200."""
+
+    SETTLED_S = 5.0  # wall seconds a slot must stay as seen before the technician touches it
+    PERIOD_S = 1.0
+
+    def __init__(self) -> None:
+        super().__init__(name="technician", daemon=True)
+        self.stop = threading.Event()
+        self.recycled = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        from powderlab.drivers.sim.link import TwinLink
+        from powderlab.nodes.lab_client import LabClient
+        from powderlab.twin.devices.technician import TECHNICIAN
+
+        client = LabClient(node_name="bench_technician")
+        link = TwinLink(connect_timeout_s=300.0)
+        seen: dict[str, tuple[tuple[str, int], float]] = {}  # position -> ((labware, state), wall time seen so)
+        try:
+            while not self.stop.wait(self.PERIOD_S):
+                try:
+                    table = client.positions(timeout_s=2.0)
+                except TRANSIENT:
+                    continue
+                now = time.monotonic()
+                for name, state in table.items():
+                    key = (state.labware_id, int(state.state))
+                    if seen.get(name, (None, 0.0))[0] != key:
+                        seen[name] = (key, now)
+                settled = {name for name, (_, since) in seen.items() if now - since >= self.SETTLED_S}
+                full = [n for n, p in sorted(table.items()) if n.startswith("done/") and p.labware_id
+                        and p.state == p.OCCUPIED and n in settled]  # fmt: skip
+                free = [n for n, p in sorted(table.items(), key=lambda i: _slot(i[0])) if n.startswith("storage/")
+                        and not p.labware_id and p.state == p.EMPTY and n in settled]  # fmt: skip
+                for source, destination in zip(full, free, strict=False):
+                    if self.stop.is_set():
+                        return
+                    new_id = f"crucible_r{self.recycled + 1:04d}"
+                    try:
+                        link.call(TECHNICIAN, "recycle", source, destination, new_id)
+                        client.set_position(source, "", source="bench technician")
+                        client.set_position(destination, new_id, "crucible", source="bench technician")
+                    except TRANSIENT as error:
+                        self.errors.append(f"{source} -> {destination}: {error}")
+                        continue
+                    self.recycled += 1
+                    seen.pop(source, None)
+                    seen.pop(destination, None)
+        finally:
+            link.close()
+            client.close()
+
+
+def _slot(name: str) -> int:
+    return int(name.rsplit("/", 1)[1]) if name.rsplit("/", 1)[-1].isdigit() else 0
+
+
+def run_campaign(targets_file: Path, site: Path, report: Path, args: argparse.Namespace) -> dict:
+    """The campaign through the ROS lab; returns its summary plus the wall time seen from here."""
+    command = [
+        sys.executable, "-m", "powderlab.cli.main", "campaign",
+        "--targets", str(targets_file), "--site", str(site), "--lab", "ros", "--backend", "sim",
+        "--planner", "arrows", "--analyzer", "chemistry", "--seed", str(args.seed), "--time-factor", "0",
+        "--in-flight-per-target", str(args.in_flight), "--batch-wait-s", str(args.batch_wait_h * 3600.0),
+        "--max-days", str(args.max_days), "--report", str(report), "--no-plots", "--json",
+    ]  # fmt: skip
+    env = {**os.environ, "ROS_DOMAIN_ID": str(args.domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    (report / "stdout.txt").write_text(result.stdout)
+    (report / "stderr.txt").write_text(result.stderr)
+    summary_file = report / "campaign.json"
+    if not summary_file.is_file():
+        raise SystemExit(f"campaign wrote no {summary_file} (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    try:  # --json prints the summary with the command's own wall time
+        summary = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        summary = json.loads(summary_file.read_text())["summary"]
+    summary["bench_wall_s"] = round(wall, 1)
+    summary["exit_code"] = result.returncode
+    return summary
+
+
+def _get(summary: dict, *keys: str) -> Any:
+    for key in keys:
+        if key in summary:
+            return summary[key]
+    return "n/a"
+
+
+def body_of(summary: dict, args: argparse.Namespace, load_start: tuple, load_end: tuple) -> str:
+    """The docs/benchmarks.md section body."""
+    wall = summary["bench_wall_s"]
+    share = summary.get("share_of_ceiling")
+    share_text = f"{share:.0%}" if isinstance(share, float) else str(share)
+    goal_share = isinstance(share, float) and share >= 0.8
+    goal_wall = wall <= 1800
+    made = summary.get("targets_made", [])
+    load = lambda values: " / ".join(f"{v:.2f}" for v in values)  # noqa: E731
+    rows = [
+        ["status (exit code)", f"{summary.get('status')} ({summary['exit_code']})"],
+        ["targets made", f"{len(made)} of {summary.get('targets_total')}"],
+        ["experiments (samples)", f"{summary.get('experiments')} ({summary.get('samples')})"],
+        ["furnace runs, crucibles per run", f"{summary.get('furnace_runs')}, {summary.get('mean_crucibles_per_run')}"],
+        ["simulated days", summary.get("sim_days")],
+        ["samples per day", summary.get("samples_per_day")],
+        ["furnace-capacity ceiling per day", summary.get("furnace_ceiling_per_day")],
+        ["share of the ceiling (goal >= 80 %)", f"{share_text} ({'met' if goal_share else 'missed'})"],
+        ["furnace slot utilisation", _fmt_share(summary.get("furnace_slot_utilisation"))],
+        ["wall time (goal <= 30 min)", f"{wall:.0f} s = {wall / 60:.1f} min ({'met' if goal_wall else 'missed'})"],
+        ["load average 1/5/15 min at start", load(load_start)],
+        ["load average 1/5/15 min at end", load(load_end)],
+    ]
+    return (
+        f"Issue 15: the A-Lab-scale campaign through the ROS lab on the twin: {args.targets} targets drawn (seed "
+        f"{args.seed}) "
+        "from the planner's phase library among those the site's inventory can make, budget "
+        f"{BUDGET} experiments each, on the A-Lab cell (4 box furnaces x 8 slots, 2 arms, dosing, mill, "
+        "diffractometer; crucible storage, done rack and powder stock sized for the campaign). Every station "
+        "node, the lab manager, the twin and the autonomy node run as processes (`--lab ros --backend sim`), "
+        "the twin as fast as the lab computes (time factor 0, lockstep sim time). **Planner: arrows** "
+        "(driving-force ranking + active learning); **analyzer: chemistry** (the XRD analysis of the twin's "
+        "patterns). Process times: the planner's recipes use the A-Lab heating profile (2 C/min to 300 C, "
+        "15 C/min to T, 4 h dwell, 12 h when it learns to dwell longer, natural cooling), the twin's "
+        "dosing, milling, arm motions and XRD scans. Ceiling: 32 slots always heating, at the campaign's "
+        f"mean furnace-run length. Furnace filling: {args.in_flight} experiments of a target in flight, a "
+        f"part-filled furnace waits {args.batch_wait_h:g} h for more crucibles. The machine is shared with "
+        "other engineers' tests (load averages below).\n\n" + markdown_table(["figure", "value"], rows)
+    )
+
+
+def _fmt_share(value: Any) -> str:
+    return f"{value:.0%}" if isinstance(value, float) else str(value)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=60, help="number of targets (>= 50 for the benchmark)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the target draw, the planner and the twin")
+    parser.add_argument("--domain", type=int, default=131, help="ROS_DOMAIN_ID of the lab")
+    parser.add_argument("--in-flight", type=int, default=2, help="experiments of one target in the lab at once")
+    parser.add_argument("--batch-wait-h", type=float, default=1.0, help="a part-filled furnace waits this long")
+    parser.add_argument("--max-days", type=float, default=60.0, help="stop after this many simulated days")
+    parser.add_argument("--report", default=None, help="keep the campaign's report here (default: a temp folder)")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write docs/benchmarks.md")
+    args = parser.parse_args()
+    work = Path(args.report) if args.report else Path(tempfile.mkdtemp(prefix="bench-alab-twin-"))
+    work.mkdir(parents=True, exist_ok=True)
+    document = plannable_targets(args.targets, args.seed)
+    targets_file = work / "targets.yaml"
+    targets_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    site = alab_site(work)
+    os.environ["ROS_DOMAIN_ID"], os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = str(args.domain), "LOCALHOST"
+    technician = Technician()
+    technician.start()
+    load_start = os.getloadavg()
+    try:
+        summary = run_campaign(targets_file, site, work / "report", args)
+    finally:
+        technician.stop.set()
+        technician.join(timeout=10.0)
+    load_end = os.getloadavg()
+    summary["crucibles_recycled"], summary["technician_errors"] = technician.recycled, technician.errors[:5]
+    figures = {k: v for k, v in summary.items() if k not in ("targets", "targets_made", "targets_not_made")}
+    figures["made"] = len(summary.get("targets_made", []))
+    figures["load_start"], figures["load_end"] = load_start, load_end
+    print(json.dumps(figures, indent=1, default=str))
+    print(f"report folder: {work}")
+    if not args.no_write:
+        body = body_of(summary, args, load_start, load_end)
+        write_section("alab-twin", "A-Lab-scale campaign through the ROS lab on the twin", body)
+    return 0 if summary.get("status") == "finished" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
