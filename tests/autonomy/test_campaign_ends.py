@@ -16,12 +16,18 @@ from powderlab.autonomy import store as tables
 from powderlab.autonomy.report import write_report
 from powderlab.autonomy.runner import local_campaign
 from powderlab.autonomy.summary import campaign_summary
-from powderlab.autonomy.targets import load_targets
+from powderlab.autonomy.targets import load_targets, parse_targets
 from powderlab.cli.main import main
 from powderlab.core.errors import PowderLabError
 from powderlab.core.resources import data_path
+from powderlab.stations.base import StationMode
 
 HOUR = 3600.0
+QUICK_HEAT = [
+    {"kind": "ramp", "target_c": 600, "rate_c_per_min": 20},
+    {"kind": "dwell", "duration_min": 20},
+    {"kind": "cool", "target_c": 190},
+]
 JAM_AT_S = 0.5 * HOUR
 
 
@@ -155,3 +161,64 @@ def test_an_interrupted_campaign_is_not_resumed_on_a_new_lab(tmp_path: Path, cap
     args = ["campaign", "--lab", "local", "--database", str(database), "--campaign-id", "cut", "--json"]
     assert main([*args, "--report", str(tmp_path / "r")]) == 2
     assert "was interrupted" in capsys.readouterr().err
+
+
+def test_a_lab_that_takes_long_to_start_is_not_a_suspension_that_aborts(tmp_path: Path) -> None:
+    """Stations still starting (a loaded machine at 2000x: days of lab time) count only in wall time."""
+    campaign = local_campaign(small_targets(), tmp_path / "c.sqlite", "slow", seed=3)
+    port = campaign.port
+    real_state = port.lab_state
+
+    def starting_for_a_day():
+        state = real_state()
+        if port.now() < 24 * HOUR:
+            for station in state.stations.values():
+                station.mode, station.lifecycle = int(StationMode.INACTIVE), "unconfigured"
+        return state
+
+    port.lab_state = starting_for_a_day
+    try:
+        campaign.run(max_sim_s=10 * 86400)
+        assert campaign.engine.state == "finished"
+        suspended = [e for e in campaign.store.rows(tables.events, "slow") if e["kind"] == "suspend"]
+        assert suspended and "not active (unconfigured)" in suspended[0]["message"]
+    finally:
+        campaign.close()
+
+
+def test_a_full_done_rack_nobody_empties_ends_the_campaign(tmp_path: Path) -> None:
+    """A stall (nothing in flight, nothing can start) needs a person: with nobody there it aborts."""
+    from tests.autonomy.test_campaign_local import tight_site
+
+    many = parse_targets(
+        {
+            "targets": [
+                {
+                    "target": f"Ba{i}TiO3" if i else "BaTiO3",
+                    "budget": 1,
+                    "recipes": [{"precursors": {"BaCO3": 100.0, "TiO2": 40.0}, "heating": QUICK_HEAT}],
+                }
+                for i in range(8)
+            ]
+        }
+    ).targets
+    campaign = local_campaign(many, tmp_path / "c.sqlite", "full", site=tight_site(tmp_path), seed=1)
+    try:
+        campaign.run(max_sim_s=30 * 86400)
+        assert campaign.engine.state == "aborted"
+        assert "stalled for 12 h of lab time" in campaign.engine.aborted
+        assert "done rack full" in campaign.engine.aborted
+        assert campaign.port.now() < 5 * 86400
+    finally:
+        campaign.close()
+
+
+def test_an_engine_without_targets_waits_for_them(tmp_path: Path) -> None:
+    """The autonomy node up with no campaign yet is idle, not stalled."""
+    campaign = local_campaign([], tmp_path / "c.sqlite", "idle", seed=3)
+    try:
+        campaign.run(max_sim_s=3 * 86400)
+        assert campaign.engine.state == "running"
+        assert not [e for e in campaign.store.rows(tables.events, "idle") if e["kind"] == "abort"]
+    finally:
+        campaign.close()

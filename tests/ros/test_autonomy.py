@@ -238,4 +238,14 @@ def _no_leftover_nodes():
     yield
     from tests.ros.conftest import processes_with
 
-    assert not processes_with("powderlab.nodes.autonomy_node"), "an autonomy node was left running"
+    # this test's domain only: other labs on the machine (other test runs) are not ours to judge
+    domain = f"ROS_DOMAIN_ID={os.environ.get('ROS_DOMAIN_ID', '')}".encode()
+    ours = [pid for pid in processes_with("powderlab.nodes.autonomy_node") if domain in _environment(pid)]
+    assert not ours, "an autonomy node was left running"
+
+
+def _environment(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return []

@@ -148,6 +148,9 @@ class CampaignEngine:
         # Since when (lab time, wall time) a suspension has gone unattended; None: not counting.
         self._unattended_since: tuple[float, float] | None = None
         self._idle_since: float | None = None  # lab time since which nothing has been in flight
+        # Every station has been active since open(): until then "not active" is the lab starting
+        # (40-80 s of wall time on a loaded machine, days of lab time at 2000x), not a fault.
+        self._lab_was_up = False
         self.suspend_hint = ""
         self.aborted = ""  # why the campaign was aborted; empty while it runs
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
@@ -443,6 +446,8 @@ class CampaignEngine:
             for furnace in station.furnaces:
                 if furnace.door_fault:
                     reasons.append(f"{furnace.name} door fault")
+        if not any(station.mode == StationMode.INACTIVE for station in state.stations.values()):
+            self._lab_was_up = True
         held = {op.goal.get("labware_id") for op in self.ops.values()}
         for position, labware in self.occupied.items():
             if position.endswith("/gripper") and labware not in held:
@@ -482,6 +487,8 @@ class CampaignEngine:
         wall = _monotonic()
         if self._unattended_since is None:
             self._unattended_since = (now, wall)
+        if not self._lab_was_up:  # the lab is starting: only wall time counts
+            self._unattended_since = (now, self._unattended_since[1])
         sim_left = config.suspend_limit_sim_s - (now - self._unattended_since[0])
         wall_left = config.suspend_limit_wall_s - (wall - self._unattended_since[1])
         limits = []
@@ -506,7 +513,7 @@ class CampaignEngine:
     def _check_stall(self) -> None:
         """Running, nothing in flight, nothing started for STALL_AFTER_S of lab time: a person must act."""
         now = self.port.now()
-        if self.ops or self.state != "running" or self.finished:
+        if self.ops or self.state != "running" or self.finished or not self.targets:  # no targets: nothing to do
             if self._idle_since is not None and not self.suspended:
                 self._unattended_since, self.suspend_hint = None, ""
             self._idle_since = None
