@@ -3,7 +3,7 @@
 from rclpy.clock import Clock, ClockType
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
-# Status-like topics: a late joiner gets the last message at once (DESIGN.md conventions).
+# Status-like topics: a late joiner gets the last message at once (docs/architecture.md).
 LATCHED = QoSProfile(
     depth=1,
     history=HistoryPolicy.KEEP_LAST,
