@@ -134,6 +134,10 @@ def station_goals(run_dir: Path) -> list[tuple[str, str, str, str]]:
     return found
 
 
+KILLS = 20  # SIGKILLs of the autonomy node at random moments of one campaign
+
+
+@pytest.mark.timeout(900)
 def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     seed = int(os.environ.get("POWDERLAB_KILL_SEED", random.SystemRandom().randrange(10**6)))
     rng = random.Random(seed)
@@ -148,10 +152,10 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
     kills = []
     try:
         autonomy = AutonomyClient(client.node)
-        for round_ in range(1, 4):
+        for round_ in range(1, KILLS + 1):
             process = subprocess.Popen(autonomy_command(database, "kill"), stdout=node_log, stderr=node_log, env=env)
             wait_until_open(tmp_path / "autonomy.log", round_, process)
-            wait = rng.uniform(0.0, 6.0)  # wall seconds of campaign (x TIME_FACTOR of lab time)
+            wait = rng.uniform(0.0, 3.0)  # wall seconds of campaign (x TIME_FACTOR of lab time)
             time.sleep(wait)
             assert process.poll() is None, (tmp_path / "autonomy.log").read_text()[-3000:]
             process.send_signal(signal.SIGKILL)
@@ -175,7 +179,7 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
             process.wait(timeout=10)
         node_log.close()
         session.stop()
-    assert sum(e["kind"] == "recovery" and "restarted" in e["message"] for e in events) == 3
+    assert sum(e["kind"] == "recovery" and "restarted" in e["message"] for e in events) == KILLS
     ran = station_goals(run_dir)
     recorded = {op["id"][:8]: op for op in stats["operations"]}
     # every goal a station ran is in the records (nothing lost) and ran once (nothing duplicated) ...

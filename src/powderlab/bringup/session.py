@@ -7,8 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from powderlab_interfaces.srv import ManageLab
-
 from powderlab.bringup.manifest import LabManifest
 from powderlab.bringup.processes import LabProcesses
 from powderlab.core.errors import PowderLabError, StationUnavailableError
@@ -62,7 +60,7 @@ class LabSession:
         if self.client is not None:
             try:
                 if manager_timeout_s > 0 and "lab_manager" not in self.processes.exited():
-                    self.client.manage(ManageLab.Request.SHUTDOWN, timeout_s=manager_timeout_s)
+                    self.client.shutdown_lab(timeout_s=manager_timeout_s)
             except PowderLabError:
                 pass  # the processes are ended below regardless
             except KeyboardInterrupt as error:  # a signal while the manager shuts down: stop the nodes now

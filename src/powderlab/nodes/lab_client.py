@@ -166,6 +166,10 @@ class LabClient:
         response = self._call(self._manage, request, timeout_s)
         return response.success, response.message
 
+    def shutdown_lab(self, timeout_s: float = 120.0, source: str = "client") -> tuple[bool, str]:
+        """The lab manager's orderly shutdown of every station (deactivate, cleanup, shutdown)."""
+        return self.manage(srv.ManageLab.Request.SHUTDOWN, timeout_s=timeout_s, source=source)
+
     def estop(self, reason: str, source: str = "client", timeout_s: float = 10.0) -> tuple[bool, str]:
         response = self._call(self._estop, srv.EStop.Request(reason=reason, source=source), timeout_s)
         return response.success, response.message

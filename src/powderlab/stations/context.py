@@ -68,6 +68,9 @@ class OperationContext:
         """check(), and wait here while the station is paused."""
         self.check()
         while not self._resume.is_set():
+            # wait in the station's clock too: on lockstep sim time a paused operation must not hold the
+            # lab's clock (ADR 0082); the short wall wait keeps a jumping test clock from spinning
+            self.clock.sleep(self.slice_s, self._resume)
             self._resume.wait(0.05)
             self.check()
 
