@@ -536,18 +536,22 @@ def _exit_after_shutdown(node: Any, executor: Any, code: int) -> NoReturn:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     label = node.get_name() if hasattr(node, "get_name") else "node"
-    step = ["safe shutdown"]
+    steps: list[tuple[str, float]] = []  # the steps begun, with their seconds (-1: under way)
+
+    def timed(name: str, function: Callable[[], Any]) -> None:
+        started = time.monotonic()
+        steps.append((name, -1.0))
+        function()
+        steps[-1] = (name, time.monotonic() - started)
 
     def shutdown() -> None:
         safe_shutdown = getattr(node, "safe_shutdown", None)
         if safe_shutdown is not None:
-            safe_shutdown()
-        step[0] = "executor shutdown"
-        executor.shutdown(timeout_sec=max(0.1, began + SHUTDOWN_BUDGET_S - 0.5 - time.monotonic()))
-        step[0] = "destroy node"
-        node.destroy_node()
-        step[0] = "rclpy shutdown"
-        rclpy.try_shutdown()
+            timed("safe shutdown", safe_shutdown)
+        remaining = max(0.1, began + SHUTDOWN_BUDGET_S - 0.5 - time.monotonic())
+        timed("executor", lambda: executor.shutdown(timeout_sec=remaining))
+        timed("node", node.destroy_node)
+        timed("rclpy", rclpy.try_shutdown)
 
     worker = threading.Thread(target=_logged(shutdown, label), name="shutdown", daemon=True)
     worker.start()
@@ -556,15 +560,17 @@ def _exit_after_shutdown(node: Any, executor: Any, code: int) -> NoReturn:
     if worker.is_alive():
         frame = sys._current_frames().get(worker.ident or -1)
         where = "".join(traceback.format_stack(frame)[-4:]) if frame is not None else "?\n"
+        step = steps[-1][0] if steps else "safe shutdown"
         print(
-            f"{label}: shutdown not finished after {elapsed:.1f} s; skipped the rest of '{step[0]}' and what "
+            f"{label}: shutdown not finished after {elapsed:.1f} s; skipped the rest of '{step}' and what "
             f"follows it; it was at:\n{where}",
             file=sys.stderr,
             flush=True,
         )
         code = code or 1
     else:
-        print(f"{label}: stopped ({elapsed:.2f} s after the end of spin)", file=sys.stderr, flush=True)
+        took = ", ".join(f"{name} {seconds:.2f}" for name, seconds in steps)
+        print(f"{label}: stopped ({elapsed:.2f} s after the end of spin: {took})", file=sys.stderr, flush=True)
     with contextlib.suppress(Exception):
         sys.stdout.flush()
         sys.stderr.flush()
@@ -591,6 +597,13 @@ def run_node(make_node: Callable[[], Any], label: str, args: list[str] | None, t
         print(f"{label}: {error}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
+    except BaseException as error:
+        # SIGINT / SIGTERM while the node was being built (rclpy raises KeyboardInterrupt, or entities fail
+        # on the shut-down context): nothing is connected yet; end now, without waiting for any thread
+        if not isinstance(error, KeyboardInterrupt) and rclpy.ok():
+            raise
+        print(f"{label}: stopped while starting", file=sys.stderr, flush=True)
+        os._exit(0)
     spin_node(node, threads=threads)
 
 
