@@ -10,7 +10,9 @@ from powderlab.stations.dosing import DoseRequest
 from powderlab.stations.furnace import HeatRequest, LoadRequest
 from powderlab.stations.transfer import TransferRequest
 from powderlab.stations.xrd import MeasureRequest
-from powderlab.twin.faults import KINDS, Scenario
+from powderlab.twin.devices import TECHNICIAN, TwinArm, TwinBalance, TwinFurnace, TwinMill, TwinPowderDispenser
+from powderlab.twin.devices.base import FaultTarget, UnsupportedFaultError
+from powderlab.twin.faults import KINDS, Fault, Scenario, parse_scenario
 
 SAMPLE = SampleRef("S1", "crucible_01")
 PROFILE = HeatingProfile(
@@ -106,3 +108,33 @@ def test_a_repaired_device_works_again(kinematic_lab, kind):
         assert kinematic_lab["transfer"].run("transfer", TransferRequest(SAMPLE, "storage/1", "dosing/balance")).ok
     else:
         assert kinematic_lab["furnaces"].run("load_furnace", LoadRequest(SAMPLE, "storage/1", furnace="furnace_1")).ok
+
+
+def test_fault_kinds_are_the_fault_api():
+    assert set(FaultTarget.FAULT_METHODS) == set(KINDS)
+    assert TwinFurnace.supported_faults() == ["comm_loss", "stuck_door", "thermocouple_failure"]
+    assert TwinArm.supported_faults() == ["comm_loss", "dropped_crucible", "protective_stop"]
+    assert TwinBalance.supported_faults() == ["comm_loss", "balance_drift"]
+    assert TwinPowderDispenser.supported_faults() == ["comm_loss", "clogged_head"]
+    assert TwinMill.supported_faults() == ["comm_loss"]
+
+
+def test_a_fault_a_device_does_not_support_is_refused_and_nothing_breaks(kinematic_lab):
+    world = kinematic_lab.world
+    scenario = parse_scenario(
+        {
+            "faults": [
+                {"kind": "stuck_door", "device": "furnace_1"},
+                {"kind": "stuck_door", "device": "balance"},
+            ]
+        }
+    )
+    with pytest.raises(UnsupportedFaultError) as error:
+        world.faults.schedule(scenario)
+    assert "balance cannot fail that way; its faults: comm_loss, balance_drift" in str(error.value)
+    assert error.value.code == ErrorCode.INVALID_GOAL
+    assert world.faults.applied == [] and not world.devices["furnace_1"].door_jammed
+    with pytest.raises(UnsupportedFaultError, match="fault thermocouple_failure on arm_a"):
+        world.devices["arm_a"].fail_thermocouple()
+    with pytest.raises(UnsupportedFaultError, match="technician cannot fail that way; its faults: none"):
+        world.faults.apply(Fault("comm_loss", TECHNICIAN))

@@ -58,7 +58,7 @@ class EurothermBank:
         p = self.physics
         program = p.program()
         if address == m.PV:
-            return m.to_register(p._temperature())
+            return m.to_register(p.chamber_temperature_c())
         if address in (m.TARGET_SP, m.WORKING_SP):
             return m.to_register(program.setpoint_c)
         if address == m.OUTPUT:
@@ -72,7 +72,7 @@ class EurothermBank:
         if address == m.ELAPSED_MIN_X10:
             return m.to_register(program.elapsed_s / 60.0) if program.running else 0
         if address == m.FAST_STATUS:
-            return m.SENSOR_BREAK_BIT if p._thermocouple_failed else 0
+            return m.SENSOR_BREAK_BIT if p.thermocouple_failed else 0
         if m.PROGRAM_BASE <= address < m.segment_address(m.MAX_SEGMENTS + 1):
             return self.program_words.get(address, 0)
         raise KeyError(address)

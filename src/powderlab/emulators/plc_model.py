@@ -52,7 +52,7 @@ class DoorLogic:
             return
         if wanted:
             program = self.furnace.program()
-            temperature = self.furnace._temperature()
+            temperature = self.furnace.chamber_temperature_c()
             safe = self.furnace.limits.safe_door_temperature_c
             if program.running or temperature > safe:
                 s["DoorInterlock"] = True

@@ -25,6 +25,7 @@ import yaml
 
 from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.resources import data_path
+from powderlab.twin.devices.base import FaultTarget, UnsupportedFaultError
 
 if TYPE_CHECKING:
     from powderlab.twin.world import World
@@ -37,7 +38,7 @@ KINDS = (
     "protective_stop",
     "clogged_head",
     "comm_loss",
-)
+)  # each is a method of the devices' fault API (FaultTarget.FAULT_METHODS; a test checks they match)
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,9 @@ class FaultInjector:
         if not isinstance(scenario, Scenario):
             scenario = Scenario.load(scenario)
         with self.world.lock:
+            for fault in scenario.faults:  # every fault fits its device before any applies
+                self._target(fault)
             for fault in scenario.faults:
-                if fault.device not in self.world.devices:
-                    raise UnknownResourceError("device of a fault", fault.device, sorted(self.world.devices))
                 if fault.at_s <= 0:
                     self.apply(fault)
                 else:
@@ -112,39 +113,41 @@ class FaultInjector:
             self.apply(entry[1])
 
     def apply(self, fault: Fault) -> None:
-        """Break a device now."""
-        device = self.world.devices[fault.device]
-        kind, settings = fault.kind, fault.settings
-        if kind == "comm_loss":
-            device.comm_lost_until = self.world.time + float(settings.get("for_s", float("inf")))
-        elif kind == "dropped_crucible":
-            self.world.arms[fault.device].pending_drop_at = float(settings.get("fraction", 0.5))
-        elif kind == "protective_stop":
-            self.world.arms[fault.device].pending_stop_at = float(settings.get("fraction", 0.3))
-        elif kind == "stuck_door":
-            device.door_jammed = True
-        elif kind == "thermocouple_failure":
-            device.fail_thermocouple()
-        elif kind == "balance_drift":
-            device.drift_mg_per_s = float(settings.get("mg_per_s", 0.5))
-        elif kind == "clogged_head":
-            device.clogged.add(str(settings["powder"]))
-        self.applied.append(fault)
+        """Break a device now, through its public fault API (twin/devices/base.py: FaultTarget)."""
+        device = self._target(fault)
+        settings = fault.settings
+        with self.world.lock:
+            if fault.kind == "comm_loss":
+                device.lose_comm(self.world.time + float(settings.get("for_s", float("inf"))))
+            elif fault.kind == "dropped_crucible":
+                device.drop_next_carry(float(settings.get("fraction", 0.5)))
+            elif fault.kind == "protective_stop":
+                device.stop_during_next_move(float(settings.get("fraction", 0.3)))
+            elif fault.kind == "stuck_door":
+                device.jam_door()
+            elif fault.kind == "thermocouple_failure":
+                device.fail_thermocouple()
+            elif fault.kind == "balance_drift":
+                device.drift(float(settings.get("mg_per_s", 0.5)))
+            elif fault.kind == "clogged_head":
+                device.clog_head(str(settings["powder"]))
+            self.applied.append(fault)
 
     def clear(self, device: str) -> None:
         """Repair a device (a technician fixed it)."""
         with self.world.lock:
+            if device not in self.world.devices:
+                raise UnknownResourceError("device to repair", device, sorted(self.world.devices))
             model = self.world.devices[device]
-            for attribute, value in (
-                ("door_jammed", False),
-                ("thermocouple_failed", False),
-                ("drift_mg_per_s", 0.0),
-                ("comm_lost_until", 0.0),
-            ):
-                if hasattr(model, attribute):
-                    setattr(model, attribute, value)
-            if hasattr(model, "clogged"):
-                model.clogged.clear()
-            if device in self.world.arms:
-                arm = self.world.arms[device]
-                arm.pending_drop_at = arm.pending_stop_at = None
+            if isinstance(model, FaultTarget):
+                model.clear_faults()
+
+    def _target(self, fault: Fault) -> FaultTarget:
+        """The device a fault hits, refused (before anything breaks) when it cannot fail that way."""
+        device = self.world.devices.get(fault.device)
+        if device is None:
+            raise UnknownResourceError("device of a fault", fault.device, sorted(self.world.devices))
+        if not isinstance(device, FaultTarget):  # e.g. the technician: people, not a device that breaks
+            raise UnsupportedFaultError(fault.device, fault.kind, [])
+        device.check_fault(fault.kind)
+        return device

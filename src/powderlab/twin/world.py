@@ -5,12 +5,15 @@ paced to a real-time factor (or as fast as possible); in manual mode (tests, the
 nothing moves until someone advances or waits, like a VirtualClock. Physics steps at the scene's
 rate (240 Hz) only while something moves (an arm, a gripper, a settling body); otherwise time
 jumps in coarse steps and only the process models integrate, so a four-hour dwell is cheap.
+
+`World(...)` is where the cell is put together (the composition root): the modules of its parts
+(arm, devices, chemistry, faults) import no world at run time, only its type, so the twin's import
+graph has no cycle (tests/twin/test_import_graph.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -20,9 +23,16 @@ from pybullet_utils.bullet_client import BulletClient
 
 from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.site import SiteProfile
+from powderlab.twin.arm import ArmModel
+from powderlab.twin.chemistry import TwinChemistry
+from powderlab.twin.clock import TwinClock
+from powderlab.twin.devices import build_twin_devices
+from powderlab.twin.faults import FaultInjector
 from powderlab.twin.items import Item
 from powderlab.twin.scene import Scene, urdf_path
 from powderlab.twin.timeline import IDLE_STEP_S, Timeline
+
+__all__ = ["MODES", "Steppable", "TwinClock", "World"]  # TwinClock lives in twin.clock; callers import it here too
 
 MODES = ("physics", "kinematic")
 MOTION_STEP_S = 0.05  # longest step of a kinematic-mode motion
@@ -66,24 +76,20 @@ class World(Timeline):
         self.items: dict[str, Item] = {}
         self.models: list[Steppable] = []
         self._hooks: list[Callable[[float], None]] = []
+        # The parts, in this order: the arms need the loaded cell; the labware spawns after the arms
+        # (body ids as before); devices and the fault injector need everything else.
         self._load_cell()
-        from powderlab.twin.arm import ArmModel  # the arm needs the loaded cell
-
-        self.arms = {name: ArmModel(self, name, placement) for name, placement in self.scene.arms.items()}
+        self.arms: dict[str, ArmModel] = {
+            name: ArmModel(self, name, placement) for name, placement in self.scene.arms.items()
+        }
         self._checking = False
         if mode == "physics":
             for arm in self.arms.values():
                 arm.set_link_contacts(False)
         self._spawn_labware()
-        from powderlab.twin.chemistry import TwinChemistry
-
         self.chemistry = TwinChemistry(self.seed)
         self.devices: dict[str, Any] = {}
-        from powderlab.twin.devices import build_twin_devices
-
         build_twin_devices(self)
-        from powderlab.twin.faults import FaultInjector
-
         self.faults = FaultInjector(self)
 
     # --- building ----------------------------------------------------------------------------
@@ -234,18 +240,3 @@ class World(Timeline):
                 self.client.disconnect()
             except pybullet.error:
                 pass
-
-
-class TwinClock:
-    """The world's sim time as a core.clock.Clock (for the twin's own device models)."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-
-    def now(self) -> float:
-        return self.world.time
-
-    def sleep(self, seconds: float, stop: threading.Event | None = None) -> bool:
-        if seconds <= 0:
-            return not (stop and stop.is_set())
-        return self.world.sleep(seconds, stop)

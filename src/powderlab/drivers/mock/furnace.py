@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 from powderlab.core.errors import DeviceError, InterlockError
-from powderlab.core.recipes import HeatingProfile, SegmentKind
+from powderlab.core.heating import ProfileWalker, newton_cooled_c
+from powderlab.core.recipes import HeatingProfile
 from powderlab.drivers.base import DeviceStatus
 from powderlab.drivers.furnace import DoorState, Furnace, ProgramState
 from powderlab.drivers.mock.connection import MockConnection
@@ -26,9 +25,8 @@ class MockFurnace(MockConnection, Furnace):
         self._door_jammed = False
         self._thermocouple_failed = False
         self._anchor = (self.clock.now(), self.limits.ambient_c)  # (time, temperature) heaters off
-        self._program: HeatingProfile | None = None
+        self._program: ProfileWalker | None = None
         self._program_start = 0.0
-        self._program_start_c = self.limits.ambient_c
         self._finished = False
 
     # --- test hooks ---
@@ -42,48 +40,33 @@ class MockFurnace(MockConnection, Furnace):
     def jam_door(self, jammed: bool = True) -> None:
         self._door_jammed = jammed
 
+    @property
+    def thermocouple_failed(self) -> bool:
+        """The sensor is broken (a test or an emulator's fault register reads this)."""
+        return self._thermocouple_failed
+
+    def chamber_temperature_c(self) -> float:
+        """The chamber's true temperature, also with a broken sensor (what an emulator's physics reads)."""
+        return self._temperature()
+
     # --- model ---
     def _cooled(self, since: float, from_c: float, now: float) -> float:
-        ambient, tau = self.limits.ambient_c, self.limits.cooling_time_constant_s
-        return ambient + (from_c - ambient) * math.exp(-max(0.0, now - since) / tau)
-
-    def _profile_point(self, now: float) -> tuple[float, int, bool]:
-        """(temperature, segment index, finished) of the running program at `now`."""
-        assert self._program is not None
-        elapsed = now - self._program_start
-        temperature = self._program_start_c
-        durations = self._program.segment_durations_s(self.limits, self._program_start_c)
-        for index, (segment, duration) in enumerate(zip(self._program.segments, durations, strict=True)):
-            if elapsed < duration:
-                if segment.kind is SegmentKind.RAMP:
-                    direction = 1.0 if segment.target_c >= temperature else -1.0
-                    return temperature + direction * segment.rate_c_per_min / 60.0 * elapsed, index, False
-                if segment.kind is SegmentKind.DWELL:
-                    return temperature, index, False
-                return self._cooled(0.0, temperature, elapsed), index, False
-            elapsed -= duration
-            if segment.kind is SegmentKind.RAMP:
-                temperature = segment.target_c
-            elif segment.kind is SegmentKind.COOL:
-                temperature = min(temperature, segment.target_c)
-        return temperature, len(durations) - 1, True
+        return newton_cooled_c(from_c, now - since, self.limits)
 
     def _settle(self) -> None:
         """Retire a program that has run to its end: heaters off from then on."""
         if self._program is None:
             return
-        now = self.clock.now()
-        temperature, _, finished = self._profile_point(now)
-        if finished:
-            total = self._program.duration_s(self.limits, self._program_start_c)
-            self._anchor = (self._program_start + total, temperature)
+        point = self._program.at(self.clock.now() - self._program_start)
+        if point.finished:
+            self._anchor = (self._program_start + self._program.total_s, point.setpoint_c)
             self._program, self._finished = None, True
 
     def _temperature(self) -> float:
         self._settle()
         now = self.clock.now()
         if self._program is not None:
-            return self._profile_point(now)[0]
+            return self._program.at(now - self._program_start).setpoint_c
         return self._cooled(self._anchor[0], self._anchor[1], now)
 
     # --- contract ---
@@ -123,16 +106,17 @@ class MockFurnace(MockConnection, Furnace):
             raise DeviceError(self.name, "a program is already running; stop it first")
         if self.door() is not DoorState.CLOSED:
             raise InterlockError(self.name, "door is not closed; close it before heating")
-        self._program_start_c = self.temperature_c()
-        self._program, self._program_start, self._finished = profile, self.clock.now(), False
+        walker = ProfileWalker(profile, self.limits, self.temperature_c())
+        self._program, self._program_start, self._finished = walker, self.clock.now(), False
 
     def program(self) -> ProgramState:
         self.require_connected()
         self._settle()
         if self._program is None:
             return ProgramState(False, -1, self._temperature(), 0.0, self._finished)
-        temperature, index, _ = self._profile_point(self.clock.now())
-        return ProgramState(True, index, temperature, self.clock.now() - self._program_start, False)
+        elapsed = self.clock.now() - self._program_start
+        point = self._program.at(elapsed)
+        return ProgramState(True, point.segment_index, point.setpoint_c, elapsed, False)
 
     def stop_program(self) -> None:
         self.require_connected()

@@ -169,6 +169,22 @@ class TwinArm(TwinDevice, Arm):
     def reset(self) -> None:
         self.model.protective_stop = False
 
+    # --- faults ------------------------------------------------------------------------------
+    def drop_next_carry(self, fraction: float) -> None:
+        """Fault: the held object slips at `fraction` of the next carrying move."""
+        with self.world.lock:
+            self.model.pending_drop_at = float(fraction)
+
+    def stop_during_next_move(self, fraction: float) -> None:
+        """Fault: a protective stop at `fraction` of the next move (reset() clears it)."""
+        with self.world.lock:
+            self.model.pending_stop_at = float(fraction)
+
+    def clear_faults(self) -> None:
+        with self.world.lock:
+            super().clear_faults()
+            self.model.pending_drop_at = self.model.pending_stop_at = None
+
     def status(self) -> DeviceStatus:
         model = self.model
         values: dict[str, float | str | bool] = {f"joint_{i + 1}": round(float(a), 4) for i, a in enumerate(model.q)}

@@ -97,6 +97,16 @@ class TwinBalance(TwinDevice, Balance):
     def safe_stop(self) -> None:
         """A balance has nothing to stop."""
 
+    def drift(self, mg_per_s: float) -> None:
+        """Fault: a draught or a temperature change moves the reading by mg_per_s."""
+        with self.world.lock:
+            self.drift_mg_per_s = float(mg_per_s)
+
+    def clear_faults(self) -> None:
+        with self.world.lock:
+            super().clear_faults()
+            self.drift_mg_per_s = 0.0
+
     def status(self) -> DeviceStatus:
         values: dict[str, float | str | bool] = {"tare_mg": self.tare_mg, "drift_mg_per_s": self.drift_mg_per_s}
         return DeviceStatus(self.name, self.kind, True, "stable" if self._stable() else "settling", values=values)

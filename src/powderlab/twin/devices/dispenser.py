@@ -77,6 +77,16 @@ class TwinPowderDispenser(TwinDevice, PowderDispenser):
         self.head_for(powder)
         self._stock[powder] = float(mass_mg)
 
+    def clog_head(self, powder: str) -> None:
+        """Fault: the head of `powder` is blocked; no powder flows from it."""
+        with self.world.lock:
+            self.clogged.add(str(powder))
+
+    def clear_faults(self) -> None:
+        with self.world.lock:
+            super().clear_faults()
+            self.clogged.clear()
+
     def status(self) -> DeviceStatus:
         values: dict[str, float | str | bool] = {f"stock_mg.{p}": round(m, 2) for p, m in self._stock.items()}
         fault = f"blocked: {', '.join(sorted(self.clogged))}" if self.clogged else ""

@@ -10,7 +10,8 @@ Crucibles in the slots record the chamber temperature for the hidden-truth chemi
 from __future__ import annotations
 
 from powderlab.core.errors import DeviceError, DeviceTimeoutError, InterlockError
-from powderlab.core.recipes import HeatingProfile, SegmentKind
+from powderlab.core.heating import ProfileWalker
+from powderlab.core.recipes import HeatingProfile
 from powderlab.drivers.base import DeviceStatus
 from powderlab.drivers.furnace import DoorState, Furnace, ProgramState
 from powderlab.twin.devices.base import TwinDevice
@@ -30,10 +31,8 @@ class TwinFurnace(TwinDevice, Furnace):
         self.temperature = limits.ambient_c
         self.tau_s = limits.cooling_time_constant_s
         self._integral = 0.0
-        self._program: HeatingProfile | None = None
-        self._durations: list[float] = []
+        self._program: ProfileWalker | None = None
         self._start_t = 0.0
-        self._start_c = limits.ambient_c
         self._finished = False
         self.door_position = 0.0  # 0 closed .. 1 open
         self._door_target = 0.0
@@ -45,36 +44,18 @@ class TwinFurnace(TwinDevice, Furnace):
         self.slots = [p for p in self.world.positions if p.startswith(f"{self.name}/slot_")]
         self.world.models.append(self)
 
-    # --- model -------------------------------------------------------------------------------
-    def _setpoint(self, now: float) -> tuple[float, int, bool]:
-        """(setpoint C, segment index, heaters on) of the running program."""
-        assert self._program is not None
-        elapsed, start = now - self._start_t, self._start_c
-        for index, (segment, duration) in enumerate(zip(self._program.segments, self._durations, strict=True)):
-            if elapsed < duration:
-                if segment.kind is SegmentKind.RAMP:
-                    direction = 1.0 if segment.target_c >= start else -1.0
-                    return start + direction * segment.rate_c_per_min / 60.0 * elapsed, index, True
-                return start, index, segment.kind is SegmentKind.DWELL
-            elapsed -= duration
-            if segment.kind is SegmentKind.RAMP:
-                start = segment.target_c
-            elif segment.kind is SegmentKind.COOL:
-                start = min(start, segment.target_c)
-        return start, len(self._durations) - 1, False
-
+    # --- model ---
     def step(self, time_s: float, dt: float) -> None:
         ambient = self.limits.ambient_c
         heater = 0.0
         if self._program is not None:
-            if time_s - self._start_t >= sum(self._durations):
+            point = self._program.at(time_s - self._start_t)
+            if point.finished:
                 self._program, self._finished, self._integral = None, True, 0.0
-            else:
-                setpoint, _, on = self._setpoint(time_s)
-                if on:
-                    error = setpoint - self.temperature
-                    self._integral += error * dt
-                    heater = min(MAX_HEATER_C_PER_S, max(0.0, KP_PER_S * error + KI_PER_S2 * self._integral))
+            elif point.heaters_on:
+                error = point.setpoint_c - self.temperature
+                self._integral += error * dt
+                heater = min(MAX_HEATER_C_PER_S, max(0.0, KP_PER_S * error + KI_PER_S2 * self._integral))
         self.temperature += (heater - (self.temperature - ambient) / self.tau_s) * dt
         if self.door_position != self._door_target and not self.door_jammed:
             move = dt / self.door_time_s
@@ -136,15 +117,15 @@ class TwinFurnace(TwinDevice, Furnace):
                 raise DeviceError(self.name, "a program is already running; stop it first")
             if self._door_state() is not DoorState.CLOSED:
                 raise InterlockError(self.name, "door is not closed; close it before heating")
-            self._start_c = self.temperature
-            self._durations = profile.segment_durations_s(self.limits, self._start_c)
-            self._program, self._start_t, self._finished, self._integral = profile, self.world.time, False, 0.0
+            walker = ProfileWalker(profile, self.limits, self.temperature)
+            self._program, self._start_t, self._finished, self._integral = walker, self.world.time, False, 0.0
 
     def program(self) -> ProgramState:
         if self._program is None:
             return ProgramState(False, -1, round(self.temperature, 1), 0.0, self._finished)
-        setpoint, index, _ = self._setpoint(self.world.time)
-        return ProgramState(True, index, setpoint, self.world.time - self._start_t, False)
+        elapsed = self.world.time - self._start_t
+        point = self._program.at(elapsed)
+        return ProgramState(True, point.segment_index, point.setpoint_c, elapsed, False)
 
     def stop_program(self) -> None:
         with self.world.lock:
@@ -154,11 +135,22 @@ class TwinFurnace(TwinDevice, Furnace):
         with self.world.lock:
             self._program, self._integral = None, 0.0
 
+    # --- faults ------------------------------------------------------------------------------
     def fail_thermocouple(self) -> None:
         """Fault: sensor break; the controller switches its output off, as a real one does."""
         with self.world.lock:
             self.thermocouple_failed = True
             self._program = None
+
+    def jam_door(self) -> None:
+        """Fault: the door stops where it is and reports FAULT."""
+        with self.world.lock:
+            self.door_jammed = True
+
+    def clear_faults(self) -> None:
+        with self.world.lock:
+            super().clear_faults()
+            self.door_jammed = self.thermocouple_failed = False
 
     def status(self) -> DeviceStatus:
         fault = "thermocouple break" if self.thermocouple_failed else ("door jammed" if self.door_jammed else "")
