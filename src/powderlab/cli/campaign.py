@@ -10,6 +10,7 @@ discrete-event clock (fast: what the A-Lab-scale benchmark uses).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -277,8 +278,9 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
         live = _Live(args.json)
         autonomy.wait_finished(on_progress=live, max_sim_s=args.max_days * 86400.0)
     except KeyboardInterrupt as interrupt:
-        print(f"campaign {campaign_id}: stopped by {interrupt}", file=sys.stderr, flush=True)
         shutdown_s = INTERRUPTED_SHUTDOWN_S
+        with contextlib.suppress(OSError):  # a hung-up terminal fails writes
+            print(f"campaign {campaign_id}: stopped by {interrupt}", file=sys.stderr, flush=True)
         raise
     finally:
         session.stop(manager_timeout_s=shutdown_s)
