@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -123,8 +124,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"sample {sample_id}: FAILED: {error}", file=sys.stderr, flush=True)
         code = 1
     except KeyboardInterrupt as interrupt:
-        print(f"sample {sample_id}: stopped by {interrupt}", file=sys.stderr, flush=True)
         shutdown_s = INTERRUPTED_SHUTDOWN_S
+        with contextlib.suppress(OSError):  # a hung-up terminal fails writes
+            print(f"sample {sample_id}: stopped by {interrupt}", file=sys.stderr, flush=True)
         raise
     finally:
         if session is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -102,18 +103,24 @@ def _serve(session: Any, url_file: Path | None) -> int:
                 code = 1
                 break
     except KeyboardInterrupt as interrupt:  # the normal end of `up`
-        print(f"powderlab up: {interrupt}", flush=True)
         shutdown_s = INTERRUPTED_SHUTDOWN_S
-    print("powderlab up: stopping (deactivate, clean up, shut down)", flush=True)
-    codes = session.stop(manager_timeout_s=shutdown_s)
+        _say(f"powderlab up: {interrupt}")
+    finally:  # also when the output is gone (SIGHUP of a closed terminal: writing to it fails)
+        _say("powderlab up: stopping (deactivate, clean up, shut down)")
+        codes = session.stop(manager_timeout_s=shutdown_s)
     times = session.processes.stop_times
-    print(
+    _say(
         "powderlab up: stopped ("
         + ", ".join(f"{n}={c}" + (f" in {times[n]:.2f} s" if n in times else "") for n, c in codes.items())
-        + ")",
-        flush=True,
+        + ")"
     )
     return code
+
+
+def _say(text: str) -> None:
+    """Print, unless the terminal is gone (a hung-up terminal fails writes with EIO)."""
+    with contextlib.suppress(OSError):
+        print(text, flush=True)
 
 
 def start_emulators(args: argparse.Namespace, run_dir: Path, command: str = "powderlab up"):  # type: ignore[no-untyped-def]
