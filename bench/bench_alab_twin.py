@@ -83,74 +83,102 @@ def alab_site(directory: Path) -> Path:
 
 
 class Technician(threading.Thread):
-    """People at the lab: a crucible in the done rack whose sample the campaign has closed (its
-    records say so) is taken away, washed and put back in a free storage slot under a new id (the
-    twin's technician device moves it; transfer/set_position tells the lab, as a technician confirms
-    at the dashboard). The twin's racks hold 32 crucibles each; an A-Lab-scale campaign uses about
-    200. The done rack also holds samples waiting for the diffractometer: those stay."""
+    """People at the lab, in lockstep with the twin's sim time: every CHECK_S of lab time they take
+    away the crucibles in the done rack whose samples the campaign has closed (its records say so;
+    the done rack also holds samples waiting for the diffractometer: those stay) and stand clean
+    crucibles in every free storage slot (the twin's technician device moves them; transfer/
+    set_position tells the lab, as a technician confirms at the dashboard). The twin's racks hold 32
+    crucibles each; an A-Lab-scale campaign uses about 200.
 
-    SETTLED_S = 5.0  # wall seconds a slot must stay as seen before the technician touches it
-    PERIOD_S = 1.0
+    They also clear a suspension for a crucible "left in a gripper" that the position table no longer
+    shows there (the engine read the table mid-transfer and does not read it again while suspended):
+    pause and resume at the dashboard, which makes the engine re-read the table.
+    """
+
+    CHECK_S = 300.0  # lab seconds between two rounds
+    LEASE = "bench-technician"
 
     def __init__(self, database: Path) -> None:
         super().__init__(name="technician", daemon=True)
         self.database = database
         self.stop = threading.Event()
-        self.recycled = 0
+        self.brought = self.taken = self.unstuck = 0
         self.errors: list[str] = []
 
     def run(self) -> None:
-        from powderlab.drivers.sim.link import TwinLink
+        from powderlab.drivers.sim.clock import LockstepClock
+        from powderlab.drivers.sim.link import lease_scope
+        from powderlab.drivers.sim.lockstep import LockstepLink
         from powderlab.nodes.lab_client import LabClient
-        from powderlab.twin.devices.technician import TECHNICIAN
 
         client = LabClient(node_name="bench_technician")
-        link = TwinLink(connect_timeout_s=300.0)
-        seen: dict[str, tuple[tuple[str, int], float]] = {}  # position -> ((labware, state), wall time seen so)
+        lockstep = None
         try:
-            while not self.stop.wait(self.PERIOD_S):
+            while not self.stop.is_set():
                 try:
-                    table = client.positions(timeout_s=2.0)
-                except TRANSIENT:
-                    continue
-                now = time.monotonic()
-                for name, state in table.items():
-                    key = (state.labware_id, int(state.state))
-                    if seen.get(name, (None, 0.0))[0] != key:
-                        seen[name] = (key, now)
-                settled = {name for name, (_, since) in seen.items() if now - since >= self.SETTLED_S}
-                finished = self._finished_crucibles()
-                full = [n for n, p in sorted(table.items()) if n.startswith("done/") and p.labware_id in finished
-                        and p.state == p.OCCUPIED and n in settled]  # fmt: skip
-                free = [n for n, p in sorted(table.items(), key=lambda i: _slot(i[0])) if n.startswith("storage/")
-                        and not p.labware_id and p.state == p.EMPTY and n in settled]  # fmt: skip
-                for source, destination in zip(full, free, strict=False):
-                    if self.stop.is_set():
+                    if lockstep is None:
+                        lockstep = LockstepLink(connect_timeout_s=300.0)
+                        lockstep.begin(self.LEASE)
+                    with lease_scope(self.LEASE):
+                        if not LockstepClock(lockstep.link).sleep(self.CHECK_S, self.stop):
+                            return
+                        self._round(client, lockstep)
+                except TRANSIENT as error:
+                    if self.stop.wait(1.0):
                         return
-                    new_id = f"crucible_r{self.recycled + 1:04d}"
-                    try:
-                        link.call(TECHNICIAN, "recycle", source, destination, new_id)
-                        client.set_position(source, "", source="bench technician")
-                        client.set_position(destination, new_id, "crucible", source="bench technician")
-                    except TRANSIENT as error:
-                        self.errors.append(f"{source} -> {destination}: {error}")
-                        continue
-                    self.recycled += 1
-                    seen.pop(source, None)
-                    seen.pop(destination, None)
+                    if "twin" in str(error) and lockstep is not None:  # the lab restarted or stopped
+                        lockstep.link.close()
+                        lockstep = None
         finally:
-            link.close()
+            if lockstep is not None:
+                lockstep.end(self.LEASE)
+                lockstep.link.close()
             client.close()
 
-    def _finished_crucibles(self) -> set[str]:
-        """Crucibles of closed samples (measured, failed or discarded), from the campaign's records."""
-        if not self.database.exists():
-            return set()
+    def _round(self, client: Any, lockstep: Any) -> None:
+        from powderlab.twin.devices.technician import TECHNICIAN
+
+        table = client.positions(timeout_s=5.0)
+        finished, stuck = self._records()
+        for name, state in sorted(table.items()):
+            if name.startswith("done/") and state.labware_id in finished and state.state == state.OCCUPIED:
+                self._do(lockstep, TECHNICIAN, "take_away", name)
+                client.set_position(name, "", source="bench technician")
+                self.taken += 1
+        for name, state in sorted(table.items(), key=lambda item: _slot(item[0])):
+            if name.startswith("storage/") and not state.labware_id and state.state == state.EMPTY:
+                new_id = f"crucible_n{self.brought + 1:04d}"
+                self._do(lockstep, TECHNICIAN, "bring", name, new_id)
+                client.set_position(name, new_id, "crucible", source="bench technician")
+                self.brought += 1
+        if stuck and (stuck not in table or not table[stuck].labware_id):
+            client.set_bool("autonomy/set_paused", True)
+            client.set_bool("autonomy/set_paused", False)
+            self.unstuck += 1
+
+    def _do(self, lockstep: Any, device: str, method: str, *args: Any) -> None:
         try:
-            with contextlib.closing(sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=2.0)) as db:
-                return {row[0] for row in db.execute("SELECT labware_id FROM samples WHERE closed")}
+            lockstep.link.call(device, method, *args)
+        except PowderLabError as error:
+            self.errors.append(f"{method} {args}: {error}")
+            raise
+
+    def _records(self) -> tuple[set[str], str]:
+        """Crucibles of closed samples, and the gripper of a standing "left in a gripper" suspension."""
+        if not self.database.exists():
+            return set(), ""
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5.0)) as db:
+                finished = {row[0] for row in db.execute("SELECT labware_id FROM samples WHERE closed")}
+                last = db.execute(
+                    "SELECT kind, message FROM events WHERE kind IN ('suspend', 'resume') ORDER BY rowid DESC LIMIT 1"
+                ).fetchone()
         except sqlite3.Error:
-            return set()
+            return set(), ""
+        stuck = ""
+        if last and last[0] == "suspend" and "/gripper" in last[1] and " left in " in last[1]:
+            stuck = last[1].split(" left in ", 1)[1].split(":", 1)[0]
+        return finished, stuck
 
 
 def _slot(name: str) -> int:
@@ -222,7 +250,10 @@ def body_of(summary: dict, args: argparse.Namespace, load_start: tuple, load_end
         ["furnace slot utilisation", _fmt_share(summary.get("furnace_slot_utilisation"))],
         ["wall time (goal <= 30 min)", f"{wall:.0f} s = {wall / 60:.1f} min ({'met' if goal_wall else 'missed'})"],
         ["wall time split", ", ".join(f"{k} {v:.0f} s" for k, v in summary.get("wall_split_s", {}).items()) or "n/a"],
-        ["crucibles recycled by the technician", summary.get("crucibles_recycled", 0)],
+        [
+            "technician (bench thread)",
+            ", ".join(f"{k} {v}" for k, v in summary.get("technician", {}).items() if k != "errors"),
+        ],
         ["load average 1/5/15 min at start", load(load_start)],
         ["load average 1/5/15 min at end", load(load_end)],
     ]
@@ -231,8 +262,9 @@ def body_of(summary: dict, args: argparse.Namespace, load_start: tuple, load_end
         f"{args.seed}) "
         "from the planner's phase library among those the site's inventory can make, budget "
         f"{BUDGET} experiments each, on the A-Lab cell (4 box furnaces x 8 slots, 2 arms, dosing, mill, "
-        "diffractometer; 32 storage and 32 done-rack slots as in the twin's scene, a technician thread recycling "
-        "measured crucibles from the done rack to storage, powder heads kept full). Every station "
+        "diffractometer; 32 storage and 32 done-rack slots as in the twin's scene; a technician thread, in "
+        "lockstep every 5 min of lab time, takes measured crucibles away and stands clean ones in storage; "
+        "powder heads kept full). Every station "
         "node, the lab manager, the twin and the autonomy node run as processes (`--lab ros --backend sim`), "
         "the twin as fast as the lab computes (time factor 0, lockstep sim time). **Planner: arrows** "
         "(driving-force ranking + active learning); **analyzer: chemistry** (the XRD analysis of the twin's "
@@ -279,7 +311,12 @@ def main() -> int:
         technician.stop.set()
         technician.join(timeout=10.0)
     load_end = os.getloadavg()
-    summary["crucibles_recycled"], summary["technician_errors"] = technician.recycled, technician.errors[:5]
+    summary["technician"] = {
+        "crucibles taken away": technician.taken,
+        "clean crucibles brought": technician.brought,
+        "stale-gripper suspensions cleared": technician.unstuck,
+        "errors": technician.errors[:5],
+    }
     figures = {k: v for k, v in summary.items() if k not in ("targets", "targets_made", "targets_not_made")}
     figures["made"] = len(summary.get("targets_made", []))
     figures["load_start"], figures["load_end"] = load_start, load_end

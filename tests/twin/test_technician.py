@@ -43,3 +43,17 @@ def test_recycle_refuses_what_a_technician_could_not_do(world) -> None:
         technician.recycle("done/2", "storage/1", "crucible_r0001")
     with pytest.raises(ValidationError, match="in use"):
         technician.recycle("done/2", "storage/2", world.item_at("storage/3").labware_id)
+
+
+def test_take_away_and_bring_a_clean_crucible(world) -> None:
+    technician = world.devices[TECHNICIAN]
+    crucible = world.item_at("storage/5")
+    assert technician.take_away("storage/5") == crucible.labware_id
+    assert world.item_at("storage/5") is None and crucible.labware_id not in world.items
+    assert technician.bring("storage/5", "crucible_n0001") == "crucible_n0001"
+    brought = world.item_at("storage/5")
+    assert brought.labware_id == "crucible_n0001" and brought.truth.precursors_mg == {}
+    with pytest.raises(ValidationError, match="not free"):
+        technician.bring("storage/5", "crucible_n0002")
+    with pytest.raises(ValidationError, match="no crucible at done/1"):
+        technician.take_away("done/1")

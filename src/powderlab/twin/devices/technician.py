@@ -3,7 +3,8 @@
 A long campaign uses more crucibles than the storage rack holds: at the A-Lab technicians take
 the measured crucibles away and put clean ones back. `recycle` does that to one crucible in the
 twin: the crucible at a done-rack slot is emptied (washed) and stands, under a new labware id, at
-a free storage slot. The lab's position table is told separately (transfer/set_position), as a
+a free storage slot; `take_away` and `bring` take a crucible out of the cell and stand a clean
+one in it. The lab's position table is told separately (transfer/set_position), as a
 technician confirms what they did at the dashboard. No arm may hold or be about to touch either
 slot (the caller picks done slots of finished samples and empty storage slots).
 """
@@ -51,5 +52,34 @@ class TwinTechnician:
             point = world.positions[destination] + np.array([0.0, 0.0, 0.0005])
             world.client.resetBasePositionAndOrientation(item.body, point.tolist(), (0.0, 0.0, 0.0, 1.0))
             world.items[new_id] = item
+            world.changed.notify_all()
+            return new_id
+
+    def take_away(self, source: str) -> str:
+        """Take the crucible at `source` out of the cell; returns its labware id."""
+        world = self.world
+        with world.lock:
+            item = world.item_at(source)
+            if item is None or item.kind != "crucible":
+                raise ValidationError("technician", f"no crucible at {source} to take away")
+            if any(arm.held is item for arm in world.arms.values()):
+                raise ValidationError("technician", f"the crucible at {source} is in a gripper")
+            del world.items[item.labware_id]
+            world.client.removeBody(item.body)
+            world.changed.notify_all()
+            return item.labware_id
+
+    def bring(self, destination: str, new_id: str) -> str:
+        """Stand a clean crucible `new_id` at the free `destination`."""
+        world = self.world
+        with world.lock:
+            if destination not in world.positions:
+                raise ValidationError("technician", f"unknown position {destination}")
+            if world.item_at(destination) is not None:
+                raise ValidationError("technician", f"{destination} is not free")
+            if new_id in world.items:
+                raise ValidationError("technician", f"labware id {new_id} is in use")
+            mass_mg = float(world.scene.raw.get("labware", {}).get("crucible", {}).get("mass_mg", 25_000.0))
+            world.spawn(new_id, "crucible", destination, mass_mg)
             world.changed.notify_all()
             return new_id
