@@ -175,3 +175,22 @@ def test_the_installed_package_runs_a_mock_sample(installed):
     assert completed.returncode == 0, output
     assert "sample S-installed: done; XRD pattern of 4501 points (10-100 deg)" in output
     assert processes_with(str(run_dir)) == [], "node processes left behind"
+
+
+def test_the_installed_package_migrates_a_campaign_store(installed):
+    # the Alembic environment and revisions ship in the wheel and run without an alembic.ini
+    database = installed.work / "campaigns.db"
+    code = (
+        "import json, sys, sqlite3, powderlab.autonomy.migrate as m; from powderlab.autonomy.store import Store; "
+        "Store(sys.argv[1]).close(); "
+        "rev = sqlite3.connect(sys.argv[1]).execute('select version_num from alembic_version').fetchall(); "
+        "print(json.dumps([str(m.MIGRATIONS), m.revisions(), rev]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(database)], cwd=installed.work, env=installed.env(),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    folder, revisions, stamped = json.loads(result.stdout)
+    assert Path(folder).resolve().is_relative_to(installed.target.resolve())
+    assert revisions[0] == "0001" and stamped == [[revisions[-1]]]
