@@ -23,6 +23,7 @@ from typing import Any
 
 from powderlab.core.errors import DeviceTimeoutError, PowderLabError, UnknownResourceError, ValidationError
 from powderlab.drivers.sim.link import CONTROL, default_address, encode_error, key_path, write_authkey
+from powderlab.twin.devices.base import FaultTarget
 from powderlab.twin.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,10 @@ CONTROL_METHODS = (
     "time", "advance", "schedule", "clear_fault", "ping", "render",
     "lease_begin", "lease_end", "sleep_until",
 )  # fmt: skip
+
+
+# The devices' fault interface (and its helpers): reachable through scenarios only.
+FAULT_API = frozenset(name for name in vars(FaultTarget) if not name.startswith("_"))
 
 
 class TwinServer:
@@ -202,7 +207,8 @@ class TwinServer:
         model = self.world.devices.get(device)
         if model is None:
             raise UnknownResourceError("device in the twin", device, sorted(self.world.devices))
-        if method.startswith("_") or not callable(getattr(model, method, None)):
+        if method.startswith("_") or method in FAULT_API or not callable(getattr(model, method, None)):
+            # faults come from scenarios (control "schedule"), never from a driver
             raise UnknownResourceError(f"command of {device}", method, [])
         if getattr(model, "comm_lost_until", 0.0) > self.world.time:
             self.world.sleep(COMM_TIMEOUT_S)
