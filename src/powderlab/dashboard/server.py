@@ -10,6 +10,7 @@ number of browsers with the live view open, a heartbeat the autonomy node reads 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import faulthandler
 import ipaddress
 import os
@@ -138,7 +139,12 @@ def main(args: list[str] | None = None) -> int:
             return 1
     finally:
         client.close()
-    return 0
+    # stopped: end now, like every node (spin_node); the interpreter's own exit waits on ROS threads and
+    # tears down the middleware, seconds under load, past the 5 s a node has to stop
+    with contextlib.suppress(OSError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
