@@ -27,7 +27,7 @@ def run_sim(busy_loops: int, domain: int) -> dict:
     """One `powderlab sim`; its summary plus the command's wall time and exit code."""
     report = Path(tempfile.mkdtemp(prefix="plbench-sim-"))
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    loops = [subprocess.Popen(["sh", "-c", "yes > /dev/null"]) for _ in range(busy_loops)]
+    loops = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(busy_loops)]
     load_before = os.getloadavg()[0]
     started = time.monotonic()
     try:

@@ -64,7 +64,7 @@ def run_campaign(folder: Path, domain: int, busy_loops: int) -> dict:
         "--lab", "ros", "--seed", "3", "--time-factor", "2000", "--report", str(folder / "report"), "--no-plots",
         "--json",
     ]  # fmt: skip
-    loops = [subprocess.Popen(["sh", "-c", "yes > /dev/null"]) for _ in range(busy_loops)]
+    loops = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(busy_loops)]
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
     finally:
