@@ -86,10 +86,20 @@ def outcome(report: dict) -> dict:
             for a in t["attempts"]
         ),
         "samples": sorted(
-            (s["sample"], s["crucible"], s["status"], s["location"], tuple(sorted(s["dosed_mg"].items())))
+            (s["sample"], s["crucible"], s["status"], s["location"], tuple(sorted(s["dosed_mg"])))
             for samples in report["samples"].values()
             for s in samples
         ),
+    }
+
+
+def doses(report: dict) -> dict[tuple[str, str], float]:
+    """(sample, powder) -> mg dosed."""
+    return {
+        (s["sample"], powder): mg
+        for samples in report["samples"].values()
+        for s in samples
+        for powder, mg in s["dosed_mg"].items()
     }
 
 
@@ -98,6 +108,9 @@ def test_a_campaign_gives_the_same_outcome_and_lab_time_idle_and_under_two_busy_
     idle = run_campaign(tmp_path / "idle", domain, busy_loops=0)
     busy = run_campaign(tmp_path / "busy", domain, busy_loops=2)
     assert outcome(idle) == outcome(busy)
+    # the same doses to the balance's readability (float summation of the process models may differ in the
+    # last bits where the time loop split a step differently)
+    assert doses(busy) == pytest.approx(doses(idle), abs=0.015)
     assert len(outcome(idle)["samples"]) == 2
     assert all(status == "analysed" for _, _, status, _ in outcome(idle)["attempts"]), outcome(idle)
     lab_time = (idle["summary"]["sim_duration_s"], busy["summary"]["sim_duration_s"])

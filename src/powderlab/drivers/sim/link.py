@@ -135,7 +135,8 @@ class TwinLink:
                 connection = Client(self.address, family="AF_UNIX", authkey=key)
                 break
             except (OSError, EOFError) as error:
-                if time.monotonic() > deadline:
+                gone = self._ever_connected and not Path(self.address).exists()  # the twin stopped: say so now
+                if gone or time.monotonic() > deadline:
                     raise DeviceDisconnectedError(
                         name, f"no twin at {self.address} ({error}); start it (powderlab up --backend sim)"
                     ) from None

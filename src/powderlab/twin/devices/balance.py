@@ -35,7 +35,6 @@ class TwinBalance(TwinDevice, Balance):
         self._drift_mg = 0.0
         self._filtered = self.gross_load()
         self._settled_since = 0.0
-        self._rng = np.random.default_rng(self.world.seed + 17)
         self.world.models.append(self)
 
     def gross_load(self) -> float:
@@ -66,8 +65,15 @@ class TwinBalance(TwinDevice, Balance):
         if gross - self.zero_mg < -self.band_mg * 10:
             raise OverloadError(self.name, "underload: the load is below zero; re-zero with the pan empty")
 
+    def _noise_mg(self) -> float:
+        """Reading noise, a function of the seed and the sim time: readings at one instant agree, and a
+        status read between two dosing reads takes nothing from the dosing's sequence (lockstep sim time
+        then gives the same doses however often the status timers look)."""
+        rng = np.random.default_rng([self.world.seed + 17, round(self.world.time * 1e6)])
+        return float(rng.normal(0.0, self.noise_mg * (20.0 if self.vibration else 1.0)))
+
     def _gross_reading(self) -> float:
-        noise = self._rng.normal(0.0, self.noise_mg * (20.0 if self.vibration else 1.0))
+        noise = self._noise_mg()
         reading = self._filtered + noise
         self._check_range(reading)
         step = self.readability_mg
