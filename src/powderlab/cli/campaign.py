@@ -264,6 +264,9 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
             "planner": args.planner,
             "analyzer": args.analyzer,
             "seed": args.seed,
+            # opened with its targets in one step (no lab time passes between the campaign's start and its
+            # first goal, whatever the machine's load); a resumed campaign keeps the targets it has
+            "targets_file": str(Path(targets_path).resolve()),
             **_limits(args),
         },
     )
@@ -274,7 +277,6 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
     autonomy = AutonomyClient(client.node)
     shutdown_s = 60.0
     try:
-        autonomy.submit_file(targets_path)
         live = _Live(args.json)
         autonomy.wait_finished(on_progress=live, max_sim_s=args.max_days * 86400.0)
     except KeyboardInterrupt as interrupt:
