@@ -205,3 +205,22 @@ def test_requests_without_a_lease_neither_hold_nor_wait_for_the_clock(time_serve
     start = float(link.call(CONTROL, "time"))
     assert wait_for(lambda: float(link.call(CONTROL, "time")) > start + 10.0)  # status reads do not hold time
     link.close()
+
+
+def test_a_server_that_holds_until_work_starts_its_clock_with_the_first_lease(tmp_path):
+    """A campaign's lab time starts with its first work, however long the lab took to come up."""
+    timeline = Timeline()
+    server = TwinServer(timeline, str(tmp_path / "t.sock"), time_factor=0.0, hold_until_work=True).start()
+    try:
+        lockstep = LockstepLink(server.address)
+        time.sleep(0.3)  # a slow start-up: as fast as possible, this would be hours
+        assert lockstep.now() == 0.0
+        lockstep.begin("engine")
+        with lease_scope("engine"):
+            assert LockstepClock(lockstep.link).sleep(60.0)
+        assert lockstep.now() == pytest.approx(60.0)
+        lockstep.end("engine")
+        assert wait_for(lambda: timeline.time > 100.0)  # once started it runs, leases or not
+        lockstep.close()
+    finally:
+        server.stop()

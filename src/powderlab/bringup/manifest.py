@@ -139,10 +139,18 @@ def build_manifest(
         from powderlab.twin.options import twin_parameters
 
         twin = twin_parameters(backend_options, time_factor, site_arg)
+        if autonomy:  # a campaign's lab time starts with its first work, not with the lab's start-up
+            twin["hold_until_work"] = True
         nodes.insert(0, NodeSpec("twin", "twin_node", "powderlab.nodes.twin_node", namespace, twin))
     elif time_factor > 0:
         nodes.append(
-            NodeSpec("sim_clock", "sim_clock", "powderlab.nodes.sim_clock", namespace, {"time_factor": time_factor})
+            NodeSpec(
+                "sim_clock",
+                "sim_clock",
+                "powderlab.nodes.sim_clock",
+                namespace,
+                {"time_factor": time_factor, "hold_until_work": bool(autonomy)},
+            )
         )
     nodes.append(
         NodeSpec(

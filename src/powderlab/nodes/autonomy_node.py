@@ -152,7 +152,8 @@ class AutonomyNode(Node):
         while not self._stop.is_set():
             try:
                 self.port.positions()
-                if self.port.now() > 0.0:
+                # on a time server its clock is read directly (it may hold at 0 until this engine's work)
+                if self.port.lockstep is not None or self.port.now() > 0.0:
                     return
             except PowderLabError as error:
                 self.get_logger().info(f"waiting for the lab: {error}")

@@ -26,6 +26,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "time_factor": (100.0, "sim seconds per wall second while the lab waits (0: as fast as possible)"),
     "publish_rate_hz": (20.0, "wall Hz of /clock (sim time itself does not depend on it)"),
     "address": ("", "Unix socket of the time server (empty: the default for this ROS domain)"),
+    "hold_until_work": (False, "sim time stays at 0 until the first lab work (a campaign's first lease)"),
 }
 
 
@@ -38,7 +39,12 @@ class SimClock(rclpy.node.Node):
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         self.timeline = Timeline()
-        self.server = TwinServer(self.timeline, value("address") or None, float(value("time_factor"))).start()
+        self.server = TwinServer(
+            self.timeline,
+            value("address") or None,
+            float(value("time_factor")),
+            hold_until_work=bool(value("hold_until_work")),
+        ).start()
         self._pub = self.create_publisher(
             Clock, "/clock", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
         )

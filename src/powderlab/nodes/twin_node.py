@@ -35,6 +35,11 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "address": ("", "Unix socket the sim drivers connect to (empty: the default for this ROS domain)"),
     "gui": (False, "open the PyBullet GUI (needs a display)"),
     "clock_rate_hz": (20.0, "wall Hz of /clock (sim time itself does not depend on it)"),
+    "hold_until_work": (
+        False,
+        "sim time stays at 0 until the first lab work (a campaign's first lease): its lab time then starts at the "
+        "same moment whatever the start-up took",
+    ),
     "camera_rate_hz": (1.0, "wall Hz of camera/image_raw (0: no camera)"),
 }
 
@@ -51,7 +56,12 @@ class TwinNode(rclpy.node.Node):
         self.world = World(site, scene, value("mode"), int(value("seed")), bool(value("gui")))
         for scenario in [s.strip() for s in str(value("faults")).split(",") if s.strip()]:
             self.world.faults.schedule(scenario)
-        self.server = TwinServer(self.world, value("address") or None, float(value("time_factor"))).start()
+        self.server = TwinServer(
+            self.world,
+            value("address") or None,
+            float(value("time_factor")),
+            hold_until_work=bool(value("hold_until_work")),
+        ).start()
         self.get_logger().info(
             f"twin up: scene '{self.world.scene.name}', {self.world.mode} mode, time factor {value('time_factor')}, "
             f"socket {self.server.address}"

@@ -13,6 +13,7 @@ request names the lease it works for; the control methods `lease_begin`, `lease_
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import threading
 import time
@@ -54,7 +55,10 @@ class TwinServer:
         address: str | None = None,
         time_factor: float = 1.0,
         manual: bool = False,
+        hold_until_work: bool = False,
     ) -> None:
+        """hold_until_work: sim time stays where it is until the first lease opens (a campaign's lab time
+        then starts at the same moment however long the lab took to come up)."""
         if time_factor < 0:
             raise ValidationError("time_factor", f"{time_factor} must be 0 (as fast as possible) or positive")
         self.world = world
@@ -62,6 +66,7 @@ class TwinServer:
         self.time_factor = float(time_factor)
         self.manual = manual
         world.manual = manual
+        self._held_for_work = hold_until_work
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._connections: list[Connection] = []
@@ -119,7 +124,8 @@ class TwinServer:
         while not self._stop.is_set():
             with world.lock:
                 lockstep.wake_due(world.time)  # a predicate another request made true
-                if lockstep.runnable():
+                self._held_for_work = self._held_for_work and not lockstep.leases
+                if self._held_for_work or lockstep.runnable():
                     # Lab work is computing: time stands still, and the wall time it takes is not caught up.
                     world.changed.wait(FROZEN_POLL_S)
                     wall0, sim0 = time.monotonic(), world.time
@@ -133,6 +139,9 @@ class TwinServer:
                     target = world.time + (PHYSICS_CHUNK_S if world.moving() else IDLE_CHUNK_S)
                 if world.moving():
                     target = min(target, world.time + PHYSICS_CHUNK_S)
+                # the pace says how far; the grid says where steps end (the same steps under any load)
+                grid = world.step_grid_s()
+                target = math.floor(target / grid + 1e-9) * grid
                 step = min(target, limit) - world.time
                 if step > 1e-9:
                     world.advance(step, until=lambda: lockstep.wake_due(world.time))

@@ -7,6 +7,7 @@ Every access holds `lock`; time advances only in `advance()`.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,8 +33,17 @@ class Timeline:
         """Something moves (an arm): time then advances in small steps."""
         return False
 
+    def step_grid_s(self) -> float:
+        """Steps end on multiples of this (and at the deadlines of waits): time is cut into the same steps
+        whatever the pacing or the machine's load, so the process models integrate the same way."""
+        return IDLE_STEP_S
+
+    def _to_grid(self, grid: float) -> float:
+        """Sim seconds from now to the next multiple of `grid`."""
+        return (math.floor(self.time / grid + 1e-9) + 1) * grid - self.time
+
     def _next_dt(self, remaining: float) -> float:
-        return remaining
+        return min(self._to_grid(self.step_grid_s()), remaining)
 
     def _manual_step(self) -> float:
         return IDLE_STEP_S

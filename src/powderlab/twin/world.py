@@ -201,12 +201,16 @@ class World(Timeline):
     def moving(self) -> bool:
         return any(arm.moving() for arm in self.arms.values()) or self.time < self.settle_until
 
-    def _next_dt(self, remaining: float) -> float:
+    def step_grid_s(self) -> float:
         if self.moving():
-            if self.mode == "physics":
-                return min(self.physics_dt, remaining)
-            return min(MOTION_STEP_S, remaining, self._next_motion_event() or MOTION_STEP_S)
-        return min(IDLE_STEP_S, remaining)
+            return self.physics_dt if self.mode == "physics" else MOTION_STEP_S
+        return IDLE_STEP_S
+
+    def _next_dt(self, remaining: float) -> float:
+        dt = min(self._to_grid(self.step_grid_s()), remaining)
+        if self.moving() and self.mode != "physics":
+            dt = min(dt, self._next_motion_event() or dt)  # a motion ends exactly when it ends
+        return dt
 
     def _manual_step(self) -> float:
         if self.moving():
