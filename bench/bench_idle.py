@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=25.0, help="wall seconds after start before measuring")
     args = parser.parse_args()
     rows = []
+    load = os.getloadavg()[0]
     domain = 200 + os.getpid() % 30
     for backend in ("mock", "sim"):
         for factor in (0.0, 100.0, 2000.0):
@@ -95,7 +96,8 @@ def main() -> None:
         "An idle lab (`powderlab up --backend B --time-factor F --no-dashboard`, nothing submitted): CPU time "
         f"of all its processes over {args.window:g} s after {args.settle:g} s of settling, as a share of one "
         "core. Goal: at most 25 % at time factor 2000. Time factor 0 is wall time (no sim clock; the twin "
-        "then runs in real time).\n\n" + markdown_table(["backend", "time factor", "processes", "CPU"], rows)
+        f"then runs in real time). Load average at the start: {load:.1f} (CPU time is the lab's own; a busy "
+        "machine adds little to it).\n\n" + markdown_table(["backend", "time factor", "processes", "CPU"], rows)
     )
     write_section("idle", "Idle lab: CPU at time factors 0, 100 and 2000", body)
 
