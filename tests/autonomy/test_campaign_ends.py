@@ -222,3 +222,20 @@ def test_an_engine_without_targets_waits_for_them(tmp_path: Path) -> None:
         assert not [e for e in campaign.store.rows(tables.events, "idle") if e["kind"] == "abort"]
     finally:
         campaign.close()
+
+
+def test_a_stale_copy_of_the_table_does_not_suspend_for_a_crucible_left_in_a_gripper(tmp_path: Path) -> None:
+    """The engine's table was read mid-transfer (a crucible in a gripper, no goal of ours holds it): before
+    suspending for a crucible left behind it looks again, and the real table has it in its place."""
+    campaign = local_campaign(small_targets(), tmp_path / "c.sqlite", "stale", seed=3)
+    try:
+        engine = campaign.engine
+        engine.open([])
+        engine._sync_positions(correct=False)
+        labware = engine.occupied.pop("storage/1")
+        engine.occupied["arm_a/gripper"] = labware  # a stale copy: the transfer has ended since
+        engine._check_conditions()
+        assert not engine.suspended, engine.suspended
+        assert engine.occupied.get("storage/1") == labware
+    finally:
+        campaign.close()

@@ -449,6 +449,10 @@ class CampaignEngine:
         if not any(station.mode == StationMode.INACTIVE for station in state.stations.values()):
             self._lab_was_up = True
         held = {op.goal.get("labware_id") for op in self.ops.values()}
+        if any(p.endswith("/gripper") and labware not in held for p, labware in self.occupied.items()):
+            # our copy of the table may be from the middle of a transfer (or a technician has confirmed the
+            # crucible's place since): look again before calling it left behind
+            self._sync_positions(correct=False)
         for position, labware in self.occupied.items():
             if position.endswith("/gripper") and labware not in held:
                 reasons.append(f"{labware} left in {position}: place it and confirm with transfer/set_position")
