@@ -38,6 +38,9 @@ from powderlab.nodes.autonomy_client import progress_to_msg
 from powderlab.nodes.qos import LATCHED, WALL_CLOCK
 from powderlab.nodes.ros_lab_port import RosLabPort
 from powderlab.nodes.station_node import run_node
+from powderlab.stations.base import StationMode
+
+STATIONS_UP_WAIT_S = 120.0  # wall seconds the engine waits for every station to be active before it starts
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "site": ("default", "site profile: a name in hardware/ or a path"),
@@ -148,16 +151,28 @@ class AutonomyNode(Node):
             self.port.leave_lockstep()
 
     def _wait_for_lab(self) -> None:
-        """Wait until the transfer node answers and the clock runs (sim time starts at 0)."""
+        """Wait until the transfer node answers and the clock runs (sim time starts at 0).
+
+        On a time server the engine also waits (in wall time, up to STATIONS_UP_WAIT_S) until every station
+        reports active: the time server holds sim time until the engine's first work, so a campaign then
+        starts on the same lab however long its start-up took (no suspension for a station still coming up).
+        """
+        stations_deadline = time.monotonic() + STATIONS_UP_WAIT_S
         while not self._stop.is_set():
             try:
                 self.port.positions()
-                # on a time server its clock is read directly (it may hold at 0 until this engine's work)
-                if self.port.lockstep is not None or self.port.now() > 0.0:
+                if self.port.lockstep is None:
+                    if self.port.now() > 0.0:
+                        return
+                elif self._stations_active() or time.monotonic() > stations_deadline:
                     return
             except PowderLabError as error:
                 self.get_logger().info(f"waiting for the lab: {error}")
             time.sleep(0.2)
+
+    def _stations_active(self) -> bool:
+        stations = self.port.lab_state().stations.values()
+        return bool(stations) and all(s.lifecycle == "active" and s.mode != StationMode.INACTIVE for s in stations)
 
     # --- progress ---
 
