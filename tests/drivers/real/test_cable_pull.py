@@ -40,7 +40,8 @@ def test_cable_pulled_mid_transfer_faults_the_station_and_reset_recovers(lab, cl
 
         (outcome,) = outcomes
         assert outcome.code is ErrorCode.DEVICE_DISCONNECTED
-        assert "arm_a" in outcome.message and "unknown" in outcome.message
+        # lost while waiting for a motion ("its outcome is unknown"), or between two commands ("link ... is down")
+        assert "arm_a" in outcome.message and ("unknown" in outcome.message or "is down" in outcome.message)
         assert station.mode is StationMode.FAULT
         # what is known: the crucible was grasped, so the table has it (and its sample) in the gripper
         held = station.gripper_item("arm_a")
