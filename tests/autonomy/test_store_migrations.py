@@ -209,3 +209,32 @@ def test_a_record_field_without_a_column_fails_at_declaration() -> None:
     mapping = schema.RecordTable(shelves, Shelf, renamed={"colour": "place"})
     assert mapping.row(Shelf("a", "red")) == {"id": "a", "place": "red"}
     assert mapping.record_from({"id": "a", "place": None}) == Shelf("a", "")  # NULL reads as the default
+
+
+def test_a_new_sqlite_store_appears_whole_or_not_at_all(tmp_path, monkeypatch) -> None:
+    """A kill while the tables are being created (SQLite commits DDL as it runs) must not leave a
+    half-made database that the next start refuses: the file appears only once it is at head."""
+    from sqlalchemy import text
+
+    from powderlab.autonomy import migrate
+    from powderlab.autonomy.store import Store
+
+    path = tmp_path / "campaign.sqlite"
+    real_open = migrate.open_at_head
+
+    def dies_half_way(engine, name):  # the first table is made, then the process "dies"
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE campaigns (id VARCHAR PRIMARY KEY)"))
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(migrate, "open_at_head", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        Store(path)
+    assert not path.exists()
+    monkeypatch.setattr(migrate, "open_at_head", real_open)
+    store = Store(path)  # the next start creates it whole
+    try:
+        assert store.campaign("none") is None
+    finally:
+        store.close()
+    assert path.exists() and not list(tmp_path.glob(".*.creating"))

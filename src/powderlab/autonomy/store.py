@@ -14,6 +14,7 @@ Store brings its database to that schema through Alembic migrations or refuses i
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,11 +101,41 @@ def make_engine(url: str | Path) -> Engine:
     return create_engine(resolved, pool_pre_ping=True)
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url[len(prefix) :] in ("", ":memory:"):
+        return None
+    return Path(url[len(prefix) :])
+
+
+def _create_sqlite_whole(path: Path, name: str) -> None:
+    """A new SQLite database appears whole or not at all: built at head under a temporary name, then
+    linked into place. SQLite commits DDL as it runs, so a kill -9 in the middle of creating the
+    tables in place would leave tables that match no revision, which the next start must refuse."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    partial.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{partial}")
+    try:
+        migrate.open_at_head(engine, name)
+    finally:
+        engine.dispose()  # the last connection checkpoints the WAL into the file
+    try:
+        os.link(partial, path)  # never over a database another process created meanwhile
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 class Store:
     """Durable records of campaigns. Single writer (the campaign engine); any number of readers."""
 
     def __init__(self, url: str | Path) -> None:
         self.url = database_url(url)
+        file = _sqlite_file(self.url)
+        if file is not None and not file.exists():
+            _create_sqlite_whole(file, self.url)
         self.engine = make_engine(self.url)
         try:
             # create, recognise and upgrade, or refuse (never misread an unknown schema)
