@@ -67,3 +67,26 @@ def test_chemistry_analyzer() -> None:
     result = ChemistryAnalyzer().analyze(pattern, "BaTiO3", ("Ba", "Ti", "O"), recipe=RECIPE)
     assert abs(result.target_yield - 0.7) < 0.05
     assert result.curves is not None and result.curves["calculated"]
+
+
+def test_chemistry_analyzer_evidence_makes_or_holds_a_claim() -> None:
+    """The evidence of a claim: uncertainties, Rexp, the best fit without the target. The issue's
+    miss (14 wt% Al2O3 next to ZnO, analysed as Zn-O only) reaches the yield but is not 'made'."""
+    from powderlab.autonomy.claims import ClaimThresholds, judge
+    from powderlab.chemistry.xrd import simulate_pattern
+
+    clean = ChemistryAnalyzer().analyze(
+        simulate_pattern({"BaTiO3": 0.7, "TiO2": 0.3}, seed=4, sample_id="S1"), "BaTiO3", ("Ba", "Ti", "O")
+    )
+    evidence = clean.evidence
+    assert evidence["rexp"] > 0 and evidence["goodness_of_fit"] < 2.0
+    assert all(0 < p["weight_fraction_esd"] < 0.05 for p in evidence["phases"])
+    assert evidence["alternatives"][0]["delta_rwp"] > 0.1  # without BaTiO3 the fit is far worse
+    assert judge("BaTiO3", clean, ClaimThresholds())[0] == "made"
+
+    missed = ChemistryAnalyzer().analyze(
+        simulate_pattern({"ZnO": 0.86, "Al2O3": 0.14}, seed=3, sample_id="S2"), "ZnO", ("Zn", "O")
+    )
+    assert missed.target_yield >= 0.5
+    verdict, checks, _ = judge("ZnO", missed, ClaimThresholds())
+    assert verdict == "needs review", [c.text for c in checks]

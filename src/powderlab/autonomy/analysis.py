@@ -19,8 +19,9 @@ class ChemistryAnalyzer:
     """
 
     name = "chemistry-whole-pattern-fit"
+    version = "2"  # goes into every claim: a claim names the analysis it rests on
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, alternatives: bool = True, **options: Any) -> None:
         try:
             from powderlab.chemistry.xrd import AnalysisOptions, analyze_pattern
         except ImportError as error:
@@ -29,6 +30,8 @@ class ChemistryAnalyzer:
             ) from error
         self._analyze = analyze_pattern
         self._options = AnalysisOptions(**options) if options else None
+        # also fit the best phase set without the target (a second hypothesis, ~1 s more)
+        self.alternatives = alternatives
 
     def analyze(
         self, pattern: XrdPattern, target: str, elements: Sequence[str], *, recipe: Recipe | None = None
@@ -40,16 +43,65 @@ class ChemistryAnalyzer:
         analysis = self._analyze(pattern, elements=sorted(system), options=self._options)
         phases = tuple(PhaseFraction(p.phase_id, p.formula, p.weight_fraction, p.confidence) for p in analysis.phases)
         curves = analysis.to_dict(include_curves=True).get("curves")
+        target_yield = float(analysis.fraction(target))
+        evidence: dict[str, Any] = {
+            "analysis_version": f"{self.name}/{self.version}",
+            "rexp": round(float(analysis.rexp), 4),
+            "goodness_of_fit": round(float(analysis.rwp / analysis.rexp), 3) if analysis.rexp > 0 else None,
+            "unexplained_fraction": round(float(analysis.unexplained_fraction), 4),
+            "amorphous_fraction": round(float(analysis.amorphous_hump_fraction), 4),
+            "phases": [p.to_dict() for p in analysis.phases],
+            "candidates": list(analysis.candidates),
+            "alternatives": [],
+        }
+        if self.alternatives and target_yield > 0:
+            evidence["alternatives"] = self._alternatives(pattern, analysis, target)
         return AnalysisResult(
             self.name,
             target,
-            float(analysis.fraction(target)),
+            target_yield,
             phases,
             float(analysis.rwp),
             bool(analysis.unknown_phase_suspected),
             curves,
             f"candidates: {len(analysis.candidates)}",
+            evidence,
         )
+
+    def _alternatives(self, pattern: XrdPattern, analysis: Any, target: str) -> list[dict[str, Any]]:
+        """The best phase set that does without the target (as Dara keeps several hypotheses): how
+        much worse it fits says how strongly the pattern needs the target at all."""
+        from powderlab.chemistry.phases import _reduced_formula
+
+        reduced = _reduced_formula(target)
+        others = [
+            name
+            for name in analysis.candidates
+            if name != target and _reduced_formula(_formula_of(analysis, name)) != reduced
+        ]
+        if not others:
+            return [{"phases": [], "rwp": None, "delta_rwp": None, "note": "no candidate without the target"}]
+        try:
+            alternative = self._analyze(pattern, candidates=others, options=self._options)
+        except Exception as error:  # a failed second hypothesis must not lose the first
+            return [{"phases": [], "rwp": None, "delta_rwp": None, "note": f"alternative fit failed: {error}"}]
+        return [
+            {
+                "phases": [p.to_dict() for p in alternative.phases],
+                "rwp": round(float(alternative.rwp), 4),
+                "delta_rwp": round(float(alternative.rwp - analysis.rwp), 4),
+                "unexplained_fraction": round(float(alternative.unexplained_fraction), 4),
+                "note": f"best fit without {target}",
+            }
+        ]
+
+
+def _formula_of(analysis: Any, name: str) -> str:
+    """The formula of a candidate phase id (library ids such as TiO2_rutile are not formulas)."""
+    from powderlab.chemistry.phases import default_library
+
+    library = default_library()
+    return library.get(name).formula if name in library else name
 
 
 def make_analyzer(name: str, seed: int = 0) -> Any:

@@ -131,6 +131,9 @@ class AnalysisResult:
     unknown_phase_suspected: bool = False
     curves: dict[str, list[float]] | None = None  # two_theta, observed, calculated, background
     notes: str = ""
+    # What a claim rests on beyond the above (autonomy/claims.py): rexp, unexplained_fraction,
+    # amorphous_fraction, phase uncertainties, alternative phase sets, the analysis version.
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, include_curves: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -142,6 +145,8 @@ class AnalysisResult:
             "unknown_phase_suspected": bool(self.unknown_phase_suspected),
             "notes": self.notes,
         }
+        if self.evidence:
+            data["evidence"] = self.evidence
         if include_curves:
             data["curves"] = self.curves
         return data

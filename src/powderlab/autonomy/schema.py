@@ -187,6 +187,39 @@ events = Table(
 # Revision 0002: restart reads the latest event time of a campaign (Store.last_sim_time).
 Index("ix_events_campaign_id_sim_time", events.c.campaign_id, events.c.sim_time)
 
+# Revision 0003: the claims ledger (autonomy/claims.py, ADR 0098). A claim version is never
+# updated; a re-analysis adds a version, a person's review adds a claim_reviews row.
+claims = Table(
+    "claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(120), ForeignKey("campaigns.id"), nullable=False, index=True),
+    Column("claim_key", String(200), nullable=False),  # the sample the claim is about
+    Column("version", Integer, nullable=False),
+    Column("target_id", String(200), nullable=False),
+    Column("target", String(120), nullable=False),
+    Column("experiment_id", String(200), nullable=False),
+    Column("samples", JSON, nullable=False),
+    Column("verdict", String(40), nullable=False),
+    Column("novelty", Text, nullable=False, default=""),
+    Column("analysis_version", String(200), nullable=False, default=""),
+    Column("evidence", JSON, nullable=False),
+    Column("curves", JSON),
+    Column("created_s", Float),
+    Column("created_wall", Float),
+    UniqueConstraint("campaign_id", "claim_key", "version"),
+)
+claim_reviews = Table(
+    "claim_reviews",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("claim_id", Integer, ForeignKey("claims.id"), nullable=False, index=True),
+    Column("reviewer", String(200), nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("wall_time", Float, nullable=False),
+)
+
 
 # --- records <-> rows, derived from the dataclasses ---
 

@@ -63,12 +63,16 @@ class PhaseResult:
     confidence: float
     lattice_scale: float
     delta_rwp: float  # how much Rwp rises when the phase is left out
+    # standard uncertainty of the weight fraction (from the scales' covariance, scaled by the
+    # reduced chi-square: a poor fit gives a wide uncertainty)
+    weight_fraction_esd: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "phase_id": self.phase_id,
             "formula": self.formula,
             "weight_fraction": round(self.weight_fraction, 4),
+            "weight_fraction_esd": round(self.weight_fraction_esd, 4),
             "confidence": round(self.confidence, 3),
             "lattice_scale": round(self.lattice_scale, 5),
             "delta_rwp": round(self.delta_rwp, 4),
@@ -157,6 +161,7 @@ def analyze_pattern(
                 confidence=result.confidence[name],
                 lattice_scale=result.lattice[name],
                 delta_rwp=result.delta_rwp[name],
+                weight_fraction_esd=result.fraction_esd.get(name, 0.0),
             )
         )
     return XrdAnalysis(
@@ -221,6 +226,7 @@ class _FitResult:
     hump_fraction: float
     calculated: np.ndarray
     background: np.ndarray
+    fraction_esd: dict[str, float] = field(default_factory=dict)
 
 
 class _Fitter:
@@ -437,6 +443,7 @@ class _Fitter:
             significance = (chi2_without - chi2) / max(reduced, 1e-12)
             confidence[name] = float(1.0 - math.exp(-significance / 400.0))
             delta_rwp[name] = math.sqrt(chi2_without / sum_wy2) - rwp
+        fraction_esd = self._fraction_esd(selected, columns, coefficients[:k], reduced)
         crystalline = model - hump - background
         peak_area = float(np.sum(np.clip(crystalline, 0, None)))
         hump_area = float(np.sum(hump))
@@ -451,7 +458,29 @@ class _Fitter:
             hump_fraction=hump_area / (hump_area + peak_area) if hump_area + peak_area > 0 else 0.0,
             calculated=model,
             background=background + hump,
+            fraction_esd=fraction_esd,
         )
+
+    def _fraction_esd(
+        self, selected: list[str], columns: list[np.ndarray], scales: np.ndarray, reduced_chi2: float
+    ) -> dict[str, float]:
+        """Standard uncertainties of the weight fractions w_i = s_i / sum(s): the linear scales'
+        covariance (background projected out, humps included) times the reduced chi-square,
+        propagated to the fractions (dw_i/ds_j = (delta_ij S - s_i) / S^2)."""
+        k = len(selected)
+        total = float(scales.sum())
+        if k == 0 or total <= 0:
+            return {}
+        design = np.vstack([*columns, self.hump_basis])
+        projected = self._project((design * self.sqrt_w).T)
+        gram = projected.T @ projected
+        try:
+            covariance = np.linalg.pinv(gram)[:k, :k] * max(reduced_chi2, 1e-12)
+        except np.linalg.LinAlgError:
+            return {}
+        jacobian = (np.eye(k) * total - scales[:, None]) / total**2
+        variance = np.einsum("ij,jk,ik->i", jacobian, covariance, jacobian)
+        return {name: float(math.sqrt(max(variance[i], 0.0))) for i, name in enumerate(selected)}
 
     def _unexplained(self, model: np.ndarray, crystalline: np.ndarray, peak_area: float) -> float:
         """Share of the peak intensity left in significant positive residual peaks where the fitted

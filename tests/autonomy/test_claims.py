@@ -1,0 +1,137 @@
+"""The claims ledger: verdicts from the evidence, versions, reviews, and the tables on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, text
+
+from powderlab.autonomy import migrate
+from powderlab.autonomy.claims import ClaimLedger, ClaimThresholds, judge
+from powderlab.autonomy.model import AnalysisResult, PhaseFraction
+from powderlab.autonomy.store import Store
+from powderlab.core.errors import UnknownResourceError, ValidationError
+
+
+def analysis(
+    target_yield: float = 0.8,
+    rwp: float | None = 0.08,
+    rexp: float = 0.06,
+    unexplained: float = 0.0,
+    unknown: bool = False,
+    alternative_delta: float = 0.3,
+    esd: float = 0.01,
+) -> AnalysisResult:
+    phases = (PhaseFraction("BaTiO3", "BaTiO3", target_yield, 1.0), PhaseFraction("TiO2", "TiO2", 1 - target_yield))
+    evidence = {
+        "analysis_version": "test/1",
+        "rexp": rexp,
+        "goodness_of_fit": None if rwp is None else rwp / rexp,
+        "unexplained_fraction": unexplained,
+        "amorphous_fraction": 0.02,
+        "phases": [
+            {"phase_id": "BaTiO3", "formula": "BaTiO3", "weight_fraction": target_yield, "weight_fraction_esd": esd},
+            {"phase_id": "TiO2", "formula": "TiO2", "weight_fraction": 1 - target_yield, "weight_fraction_esd": esd},
+        ],
+        "alternatives": [{"phases": [], "rwp": 0.5, "delta_rwp": alternative_delta, "note": "without BaTiO3"}],
+    }
+    return AnalysisResult("test", "BaTiO3", target_yield, phases, rwp, unknown, None, "", evidence)
+
+
+@pytest.mark.parametrize(
+    ("changes", "verdict", "missed"),
+    [
+        ({}, "made", None),
+        ({"target_yield": 0.3}, "not made", "target yield"),
+        ({"rwp": 0.31}, "needs review", "Rwp"),
+        ({"unexplained": 0.08, "unknown": True}, "needs review", "unexplained fraction"),
+        ({"alternative_delta": 0.005}, "needs review", "Rwp rise of the best fit without the target"),
+        ({"esd": 0.2}, "needs review", "target weight-fraction uncertainty"),
+    ],
+)
+def test_the_verdict_follows_the_thresholds(changes: dict, verdict: str, missed: str | None) -> None:
+    found, checks, evidence = judge("BaTiO3", analysis(**changes), ClaimThresholds())
+    assert found == verdict
+    failed = [c.name for c in checks if not c.passed]
+    assert (missed in failed) if missed else not failed
+    assert [p["formula"] for p in evidence["impurities"]] == ["TiO2"]
+    assert evidence["figures"]["rexp"] == 0.06
+
+
+def test_thresholds_are_parameters_and_unknown_names_are_refused() -> None:
+    lenient = ClaimThresholds.from_mapping({"max_rwp": 0.4, "max_goodness_of_fit": 6})
+    assert judge("BaTiO3", analysis(rwp=0.31), lenient)[0] == "made"
+    assert ClaimThresholds.from_mapping({}, success_yield=0.9).success_yield == 0.9
+    with pytest.raises(ValidationError, match=r"allowed: .*max_rwp"):
+        ClaimThresholds.from_mapping({"max_rpw": 0.4})
+
+
+def test_an_analysis_without_a_fit_says_so() -> None:
+    verdict, _, evidence = judge("BaTiO3", AnalysisResult("standin", "BaTiO3", 0.7), ClaimThresholds())
+    assert verdict == "made"
+    assert "no fit evidence" in evidence["warning"] and "Rwp" in evidence["not_reported"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store with one campaign, brought to head from revision 0002 (the claims tables are new)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'campaign.db'}"
+        cleanup = None
+    else:
+        server = request.getfixturevalue("postgres_url")
+        name = "c_" + uuid.uuid4().hex[:12]
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        url = server.rsplit("/", 1)[0] + "/" + name
+        cleanup = (admin, name)
+    first = Store(url)
+    first.create_campaign("c1", "claims", 1, {}, 0.0)
+    with first.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0002")
+    first.close()
+    opened = Store(url)  # upgraded to head: 0003 adds the claims tables, the campaign survives
+    assert opened.campaign("c1") is not None
+    yield opened
+    opened.close()
+    if cleanup is not None:
+        admin, name = cleanup
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def test_claims_are_versioned_and_reviewed_never_overwritten(store: Store) -> None:
+    ledger = ClaimLedger(store)
+    common = {"key": "s-1", "target_id": "c1/BaTiO3", "target": "BaTiO3", "experiment_id": "c1/BaTiO3#1"}
+    first = ledger.record("c1", analysis=analysis(rwp=0.31), thresholds=ClaimThresholds(), sim_now=10.0, **common)
+    assert (first.version, first.verdict, first.status) == (1, "needs review", "automatic")
+    assert first.evidence["order_disorder"]["matched"] is False  # BaTiO3: Ba and Ti cannot share a site
+    assert first.novelty.startswith("known compound")
+
+    with pytest.raises(ValidationError, match="comment"):
+        ledger.review(first.id, "ada", "accepted", "  ")
+    with pytest.raises(ValidationError, match="allowed: accepted, rejected"):
+        ledger.review(first.id, "ada", "maybe", "hm")
+    with pytest.raises(UnknownResourceError):
+        ledger.review(first.id + 1000, "ada", "rejected", "no such claim")
+    reviewed = ledger.review(first.id, "ada", "rejected", "Rwp 0.31: the fit is poor")
+    assert reviewed.status == "rejected" and reviewed.reviews[-1].reviewer == "ada"
+
+    second = ledger.record("c1", analysis=analysis(), thresholds=ClaimThresholds(), sim_now=20.0, **common)
+    assert (second.version, second.verdict, second.status, second.versions) == (2, "made", "automatic", 2)
+    versions = ledger.versions("c1", "s-1")
+    assert [(c.version, c.verdict, c.status) for c in versions] == [
+        (1, "needs review", "rejected"),
+        (2, "made", "automatic"),
+    ]
+    assert versions[0].evidence["figures"]["rwp"] == 0.31  # the first version is kept as it was
+    assert [c.version for c in ledger.list("c1")] == [2]
+    assert len(ledger.list("c1", all_versions=True)) == 2
+    accepted = ledger.review(second.id, "bob", "accepted", "clean fit, alternative 0.3 worse")
+    assert [c.status for c in ledger.list()] == ["accepted"] and accepted.reviews[0].comment.startswith("clean")
