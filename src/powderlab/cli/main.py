@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "powderlab.cli.emulate",
     "powderlab.cli.certs",
     "powderlab.cli.plan",
+    "powderlab.cli.record",
 )
 
 

@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 import rclpy
 import yaml
+from diagnostic_msgs.msg import DiagnosticArray
 from powderlab_interfaces import msg, srv
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -43,6 +44,7 @@ from powderlab.core.site import SiteProfile
 from powderlab.drivers.sim.clock import LockstepClock
 from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.conversions import ActionBinding, bindings, fill_feedback, position_to_msg, stamp, status_to_msg
+from powderlab.nodes.diagnostics import DIAGNOSTICS_TOPIC, LastError, station_diagnostics
 from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED, POSITIONS_TOPIC, WALL_CLOCK
 from powderlab.nodes.ros_cell import RosCell
 from powderlab.nodes.ros_clock import RosClock
@@ -64,7 +66,7 @@ COMMON_PARAMETERS: dict[str, tuple[Any, str]] = {
         "the lab's sim-time server (the twin, or the mock lab's sim_clock): 'default' for this ROS domain's, or "
         "its socket; operations then wait through it in lockstep with sim time. Empty: follow /clock",
     ),
-    "status_period_s": (1.0, "how often the status topic is republished (wall seconds)"),
+    "status_period_s": (1.0, "how often the status topic is republished, with /diagnostics (wall seconds)"),
     "feedback_period_s": (0.1, "shortest interval between two feedback messages of a goal (wall seconds)"),
     "result_keep_s": (
         86400.0,
@@ -99,9 +101,12 @@ class StationNode(LifecycleNode):
         self._cancels: dict[str, threading.Event] = {}
         self._estop: msg.EStopState | None = None
         self._publish_lock = threading.Lock()
+        self._last_error: LastError | None = None
         # Every ROS entity is made once, here: destroying action servers inside a lifecycle
         # transition races the executor. Configure / cleanup only build and drop the Station.
         self.status_pub = self.create_publisher(msg.StationStatus, "~/status", LATCHED)
+        # REP 107: the station and its devices, once per status tick (ADR 0093 has the reasons).
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self.create_subscription(msg.EStopState, ESTOP_TOPIC, self._on_estop, LATCHED, callback_group=self._group)
         self.create_service(SetBool, "~/set_paused", self._on_set_paused, callback_group=self._group)
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._group)
@@ -245,14 +250,16 @@ class StationNode(LifecycleNode):
         """The periodic status: skipped when a publish is already under way."""
         if self._publish_lock.locked():
             return
-        self.publish_status()
+        self.publish_status(diagnostics=True)
 
-    def publish_status(self) -> None:
+    def publish_status(self, diagnostics: bool = False) -> None:
+        """The status topic; with diagnostics, also /diagnostics from the same reading of the devices."""
         with self._publish_lock:
             now = self._now()
             # one look at the station: cleanup / shutdown (_teardown) sets it to None from another thread,
             # possibly while the furnace readings of a status tick are on the serial line
             station = self.station
+            data, furnaces = None, None
             if station is None:
                 message = msg.StationStatus(
                     stamp=stamp(now),
@@ -263,12 +270,26 @@ class StationNode(LifecycleNode):
                 )
             else:
                 furnaces = station.readings() if isinstance(station, FurnaceStation) else None
-                message = status_to_msg(station.status(), self._lifecycle, now, furnaces)
+                data = station.status()
+                message = status_to_msg(data, self._lifecycle, now, furnaces)
                 if not self._active:
                     message.mode = msg.StationStatus.MODE_INACTIVE
             if self.context.ok():  # not after rclpy shut down (operations may end during exit)
                 self.status_pub.publish(message)
                 self._publish_joint_states(now)
+                if diagnostics:
+                    self.diagnostics_pub.publish(
+                        station_diagnostics(
+                            self.config,
+                            str(self.get_parameter("backend").value),
+                            self._lifecycle,
+                            self._active,
+                            now,
+                            data,
+                            furnaces or (),
+                            self._last_error,
+                        )
+                    )
 
     def _publish_joint_states(self, now: float) -> None:
         """sensor_msgs/JointState of every arm (names <arm>_joint_1..6), for RViz and teleop users."""
@@ -395,6 +416,8 @@ class StationNode(LifecycleNode):
         else:
             goal_handle.abort()
         line = f"{operation_id}: {ErrorCode(outcome_code).name}: {outcome_message}"
+        if outcome_code not in (ErrorCode.NONE, ErrorCode.CANCELED):
+            self._last_error = LastError(operation_id, ErrorCode(outcome_code).name, outcome_message, self._now())
         # rclpy refuses one call site logging at two severities: two call sites.
         if outcome_code == ErrorCode.NONE:
             self.get_logger().info(line)
