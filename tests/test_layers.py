@@ -58,7 +58,7 @@ LAYERS: dict[str, tuple[frozenset[str], str]] = {
     "emulators": (frozenset({"core", "drivers"}), NO_ROS),
     "autonomy": (frozenset({"core", "chemistry", "planner", "stations"}), NO_ROS),
     "nodes": (frozenset({"core", "chemistry", "planner", "drivers", "stations", "twin", "autonomy"}), ROS),
-    "dashboard": (frozenset({"core", "nodes"}), VIA_NODES),
+    "dashboard": (frozenset({"core", "nodes", "autonomy"}), VIA_NODES),
     "bringup": (frozenset({"core", "drivers", "twin", "emulators", "nodes"}), VIA_NODES),
     "cli": (
         frozenset(

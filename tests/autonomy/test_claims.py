@@ -135,3 +135,37 @@ def test_claims_are_versioned_and_reviewed_never_overwritten(store: Store) -> No
     assert len(ledger.list("c1", all_versions=True)) == 2
     accepted = ledger.review(second.id, "bob", "accepted", "clean fit, alternative 0.3 worse")
     assert [c.status for c in ledger.list()] == ["accepted"] and accepted.reviews[0].comment.startswith("clean")
+
+
+def test_claims_in_the_report_and_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from powderlab.autonomy.report import write_report
+    from powderlab.cli.main import main
+
+    database = tmp_path / "campaign.sqlite"
+    store = Store(database)
+    store.create_campaign("c1", "claims", 1, {"planner": "fixed", "analyzer": "test"}, 0.0)
+    ledger = ClaimLedger(store)
+    common = {"target_id": "c1/BaTiO3", "target": "BaTiO3", "thresholds": ClaimThresholds(), "sim_now": 1.0}
+    made = ledger.record("c1", key="s-1", experiment_id="e1", analysis=analysis(), **common)
+    held = ledger.record("c1", key="s-2", experiment_id="e2", analysis=analysis(unexplained=0.05), **common)
+    paths = write_report(store, "c1", tmp_path / "report", plots=False)
+    document = json.loads(paths["json"].read_text())
+    assert [(c["claim"], c["verdict"]) for c in document["claims"]] == [("s-1", "made"), ("s-2", "needs review")]
+    page = paths["html"].read_text()
+    assert f"claim {held.id}: BaTiO3: needs review [automatic]" in page and "<b class='bad'>missed</b>" in page
+    store.close()
+
+    assert main(["claims", "list", "--database", str(database), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [c["verdict"] for c in listed] == ["made", "needs review"]
+    assert main(["claims", "show", str(held.id), "--database", str(database)]) == 0
+    shown = capsys.readouterr().out
+    assert "needs review" in shown and "unexplained fraction 0.05 <= 0.01: MISSED" in shown
+    out = tmp_path / "claims.json"
+    assert main(["claims", "export", "--database", str(database), "--json", "-o", str(out)]) == 0
+    exported = json.loads(out.read_text())["claims"]
+    assert {c["id"] for c in exported} == {made.id, held.id} and all("curves" in c for c in exported)
+    assert main(["claims", "show", "999", "--database", str(database)]) == 2
+    assert "claim" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from powderlab.autonomy import store as tables
+from powderlab.autonomy.claims_report import claims_document, claims_html
 from powderlab.autonomy.store import Store
 from powderlab.autonomy.summary import campaign_summary
 
@@ -97,6 +98,7 @@ def write_report(store: Store, campaign_id: str, directory: str | Path, plots: b
     document = {
         "summary": summary,
         "samples": samples_by_experiment,
+        "claims": claims_document(store, campaign_id),
         "failures": failures,
         "timeline": [
             {
@@ -119,7 +121,8 @@ def write_report(store: Store, campaign_id: str, directory: str | Path, plots: b
     parts = [
         f"<html><head><meta charset='utf-8'><title>Campaign {html.escape(campaign_id)}</title>",
         "<style>body{font-family:sans-serif;font-size:13px;margin:20px} table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px} .made{color:green} .bad{color:#b00}</style></head><body>",
+        "td,th{border:1px solid #ccc;padding:2px 6px} .made{color:green} .bad{color:#b00} .review{color:#b60}"
+        "</style></head><body>",
         f"<h1>Campaign {html.escape(campaign_id)}</h1>",
         f"<p>planner: <b>{html.escape(summary['planner'])}</b>; analyzer: <b>{html.escape(summary['analyzer'])}</b>"
         f"; seed {summary['seed']}</p>",
@@ -158,6 +161,7 @@ def write_report(store: Store, campaign_id: str, directory: str | Path, plots: b
                 f"<td>{''.join(fits)}</td></tr>"
             )
         parts.append("</table>")
+    parts.append(claims_html(store, campaign_id, _fit_plot if plots else None))
     parts.append("<h2>Failures, suspensions and recoveries</h2><table><tr><th>h</th><th>kind</th><th>what</th></tr>")
     for item in failures:
         parts.append(

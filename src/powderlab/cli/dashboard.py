@@ -30,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--camera-topic", default=None, help="sensor_msgs/Image topic of the cell camera")
     parser.add_argument("--campaign-topic", default=None, help="CampaignProgress topic of the autonomy node")
     parser.add_argument("--no-anonymous-estop", action="store_true", help="the e-stop button needs a login too")
+    parser.add_argument(
+        "--campaign-database",
+        default=None,
+        help="campaign store (file or URL) whose claims the Samples & XRD tab shows for review",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -45,6 +50,8 @@ def _ros_args(args: argparse.Namespace) -> list[str]:
         values["campaign_topic"] = args.campaign_topic
     if args.no_anonymous_estop:
         values["anonymous_estop"] = "false"
+    if args.campaign_database:
+        values["campaign_database"] = args.campaign_database
     ros = ["powderlab-dashboard", "--ros-args", "-r", "__node:=dashboard"]
     if args.namespace.strip("/"):
         ros += ["-r", f"__ns:=/{args.namespace.strip('/')}"]

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "powderlab.cli.certs",
     "powderlab.cli.plan",
     "powderlab.cli.record",
+    "powderlab.cli.claims",
 )
 
 

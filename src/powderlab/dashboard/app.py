@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from powderlab.dashboard.audit import CommandLog
 from powderlab.dashboard.auth import Sessions, UserStore
+from powderlab.dashboard.claims import add_routes as add_claim_routes
 from powderlab.dashboard.commands import CommandDispatcher
 
 COOKIE = "powderlab_session"
@@ -62,8 +63,10 @@ def create_app(
     users: UserStore,
     log: CommandLog,
     settings: DashboardSettings | None = None,
+    claims: Any = None,
 ) -> web.Application:
-    """The aiohttp application over a LabMonitor (state) and a CommandDispatcher (commands)."""
+    """The aiohttp application over a LabMonitor (state) and a CommandDispatcher (commands); `claims`:
+    the campaign store's claims ledger (dashboard/claims.py), None when no store is configured."""
     settings = settings or DashboardSettings()
     app = web.Application(client_max_size=64 * 1024)
     app[KEYS["monitor"]] = monitor
@@ -85,6 +88,7 @@ def create_app(
     app.router.add_post("/api/logout", logout)
     app.router.add_post("/api/command", command)
     app.router.add_get("/ws", websocket)
+    add_claim_routes(app, claims)
     return app
 
 

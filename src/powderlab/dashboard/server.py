@@ -42,6 +42,10 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "stations": ([""], "station nodes to follow from the start (others are found in lab/health)"),
     "url_file": ("", "write the served URL to this file once listening (for scripts and tests)"),
     "push_period_s": (0.25, "shortest interval between two state pushes to a browser"),
+    "campaign_database": (
+        "",
+        "campaign store (file path or URL) whose claims the Samples & XRD tab shows and reviews (empty: none)",
+    ),
     "clients_topic": (
         "dashboard/clients",
         "std_msgs/UInt32: browsers with the dashboard open, every 2 s (the autonomy node waits for a technician)",
@@ -93,6 +97,20 @@ async def serve(app: web.Application, host: str, port: int, url_file: str, log: 
             log.warn(f"connections still open {STOP_CLEANUP_S:g} s after the stop; closing anyway")
 
 
+def _claims_ledger(values: dict[str, Any], node: Any) -> Any:
+    """The claims ledger of the configured campaign store (None: none configured or not there)."""
+    database = str(values["campaign_database"])
+    if not database:
+        return None
+    if "://" not in database and not Path(database).exists():
+        node.get_logger().warn(f"campaign_database {database} does not exist: no claims to show")
+        return None
+    from powderlab.autonomy.claims import ClaimLedger
+    from powderlab.autonomy.store import Store
+
+    return ClaimLedger(Store(database))
+
+
 def main(args: list[str] | None = None) -> int:
     from powderlab.nodes.attendance import publish_watchers
     from powderlab.nodes.lab_client import LabClient
@@ -129,7 +147,7 @@ def main(args: list[str] | None = None) -> int:
         settings = DashboardSettings(
             anonymous_estop=bool(values["anonymous_estop"]), push_period_s=float(values["push_period_s"])
         )
-        app = create_app(monitor, dispatcher, users, log, settings)
+        app = create_app(monitor, dispatcher, users, log, settings, claims=_claims_ledger(values, node))
         publish_watchers(node, lambda: watching(app), str(values["clients_topic"]))
         try:
             asyncio.run(serve(app, host, int(values["port"]), str(values["url_file"]), node.get_logger()))
