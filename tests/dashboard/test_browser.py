@@ -141,6 +141,15 @@ def test_login_jog_estop_reset_and_live_temperature(page, dashboard_lab):
     assert running.result(30.0).error_code == ErrorCode.ESTOPPED
     furnace = next(f for f in client.status("furnaces").furnaces if f.name == "furnace_2")
     assert not furnace.program_running
+    # /diagnostics (REP 107) on the logs tab: the e-stopped station is in ERROR, its furnace reports its temperature
+    page.click('nav#tabs button[data-tab="logs"]')
+    furnaces_diag = page.locator('#diagnostics tr[data-name="powderlab: furnaces"]')
+    expect(furnaces_diag.locator(".diag-level")).to_have_text("ERROR", timeout=10_000)
+    expect(furnaces_diag).to_contain_text("e-stopped")
+    furnace_diag = page.locator('#diagnostics tr[data-name="powderlab: furnaces/furnace_2"]')
+    expect(furnace_diag).to_contain_text("temperature_c=")
+    expect(furnace_diag).to_contain_text("link=up")
+    page.click('nav#tabs button[data-tab="overview"]')
 
     # recover
     page.click("#reset")
@@ -153,6 +162,7 @@ def test_login_jog_estop_reset_and_live_temperature(page, dashboard_lab):
     page.click('nav#tabs button[data-tab="logs"]')
     expect(page.locator("#commands tbody")).to_contain_text("estop")
     expect(page.locator("#commands tbody tr").filter(has_text="reset").first.locator(".user")).to_have_text(USER)
+    expect(furnaces_diag.locator(".diag-level")).to_have_text("OK", timeout=10_000)
     if os.environ.get("POWDERLAB_SCREENSHOTS"):
         folder = Path(os.environ["POWDERLAB_SCREENSHOTS"])
         folder.mkdir(parents=True, exist_ok=True)

@@ -15,12 +15,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from diagnostic_msgs.msg import DiagnosticArray
 from powderlab_interfaces import msg
 from rcl_interfaces.msg import Log
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
 from powderlab.drivers.kinematics import Pose, forward
+from powderlab.nodes.diagnostics import DIAGNOSTICS_TOPIC
+from powderlab.nodes.diagnostics import summary as diagnostic_summary
 from powderlab.nodes.lab_client import LabClient
 from powderlab.nodes.qos import ESTOP_TOPIC, HEALTH_TOPIC, LATCHED, POSITIONS_TOPIC
 
@@ -41,6 +44,7 @@ class MonitorSettings:
     patterns_kept: int = 8
     alarms_kept: int = 200
     alarm_level: int = 30  # WARN
+    diagnostics_stale_s: float = 5.0  # wall seconds without a diagnostic status: shown STALE
 
 
 @dataclass(frozen=True)
@@ -93,12 +97,17 @@ class LabMonitor:
         self._alarms: deque[dict[str, Any]] = deque(maxlen=self.settings.alarms_kept)
         self._campaign: tuple[float, msg.CampaignProgress] | None = None
         self._camera: CameraFrame | None = None
+        # REP 107 diagnostics of every station and device: the latest status by name, with when it came
+        self._diagnostics: dict[str, tuple[float, dict[str, Any]]] = {}
         group = client._group
         node = self.node
         node.create_subscription(msg.LabHealth, HEALTH_TOPIC, self._on_health, LATCHED, callback_group=group)
         node.create_subscription(msg.EStopState, ESTOP_TOPIC, self._on_estop, LATCHED, callback_group=group)
         node.create_subscription(msg.PositionTable, POSITIONS_TOPIC, self._on_positions, LATCHED, callback_group=group)
         node.create_subscription(Log, "/rosout", self._on_log, QoSProfile(depth=100), callback_group=group)
+        node.create_subscription(
+            DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics, QoSProfile(depth=50), callback_group=group
+        )
         node.create_subscription(
             Image, self.settings.camera_topic, self._on_image, qos_profile_sensor_data, callback_group=group
         )
@@ -212,6 +221,13 @@ class LabMonitor:
             )
             self._bump()
 
+    def _on_diagnostics(self, message: DiagnosticArray) -> None:
+        now = time.time()
+        with self._lock:
+            for status in message.status:
+                self._diagnostics[status.name] = (now, diagnostic_summary(status))
+            self._bump()
+
     def _on_campaign(self, message: msg.CampaignProgress) -> None:
         with self._lock:
             self._campaign = (time.monotonic(), message)
@@ -321,12 +337,24 @@ class LabMonitor:
                     for p in self._patterns
                 ],
                 "alarms": list(self._alarms),
+                "diagnostics": self._diagnostics_data(),
                 "camera": (
                     {"number": self._camera.number, "width": self._camera.width, "height": self._camera.height}
                     if self._camera
                     else None
                 ),
             }
+
+    def _diagnostics_data(self) -> list[dict[str, Any]]:
+        """Every station's and device's latest diagnostic status; one not heard from for a while is STALE
+        (as a diagnostic aggregator marks it), its last message kept."""
+        now = time.time()
+        out = []
+        for _, (seen, status) in sorted(self._diagnostics.items()):
+            age = now - seen
+            stale = age > self.settings.diagnostics_stale_s
+            out.append({**status, "age_s": round(age, 1), "level": "STALE" if stale else status["level"]})
+        return out
 
     @staticmethod
     def _station(status: msg.StationStatus) -> dict[str, Any]:

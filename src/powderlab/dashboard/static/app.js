@@ -301,6 +301,14 @@ function renderLogs(s) {
     el("td", { class: "muted" }, JSON.stringify(c.arguments)), el("td", {}, c.message))));
 }
 
+function renderDiagnostics(s) {
+  const rows = s.diagnostics || [];
+  if (!rows.length) return;
+  $("#diagnostics tbody").replaceChildren(...rows.map((d) => el("tr", { class: `diag-${d.level.toLowerCase()}`, "data-name": d.name },
+    el("td", {}, d.name), el("td", { class: "diag-level" }, d.level), el("td", {}, d.message), el("td", { class: "muted" }, d.hardware_id),
+    el("td", { class: "muted" }, Object.entries(d.values).filter(([, v]) => v !== "").map(([k, v]) => `${k}=${v}`).join(", ")))));
+}
+
 let cameraShown = 0;
 function renderCamera(s) {
   const img = $("#camera");
@@ -323,6 +331,7 @@ function render(s) {
   renderCampaign(s);
   renderPatterns(s);
   renderLogs(s);
+  renderDiagnostics(s);
   renderCamera(s);
 }
 
