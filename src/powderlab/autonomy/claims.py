@@ -278,6 +278,85 @@ def novelty_of(target: str) -> tuple[str, dict[str, Any] | None]:
     return "new: no known disordered parent matches the predicted structure", check.to_dict()
 
 
+@dataclass(frozen=True)
+class PendingClaim:
+    """A claim judged but not yet written: the engine decides "made" by it in memory and writes it
+    with the analysis, in the same transaction (`write`)."""
+
+    campaign_id: str
+    key: str
+    target_id: str
+    target: str
+    experiment_id: str
+    verdict: str
+    novelty: str
+    analysis_version: str
+    evidence: dict[str, Any]
+    curves: dict[str, list[float]] | None
+    sim_now: float | None
+
+    @property
+    def made(self) -> bool:
+        return self.verdict == Verdict.MADE.value
+
+    def write(self, store: Store) -> Claim:
+        """Insert as the next version of its claim (joins an open transaction)."""
+        with store.atomic() as conn:
+            latest = conn.execute(
+                select(func.max(claims.c.version)).where(
+                    claims.c.campaign_id == self.campaign_id, claims.c.claim_key == self.key
+                )
+            ).scalar()
+            values = {
+                "campaign_id": self.campaign_id,
+                "claim_key": self.key,
+                "version": (latest or 0) + 1,
+                "target_id": self.target_id,
+                "target": self.target,
+                "experiment_id": self.experiment_id,
+                "samples": [self.key],
+                "verdict": self.verdict,
+                "novelty": self.novelty,
+                "analysis_version": self.analysis_version,
+                "evidence": self.evidence,
+                "curves": self.curves,
+                "created_s": self.sim_now,
+                "created_wall": time.time(),
+            }
+            row_id = conn.execute(insert(claims).values(**values)).inserted_primary_key[0]
+        return ClaimLedger._claim({"id": row_id, **values}, (), values["version"])
+
+
+def assess(
+    campaign_id: str,
+    *,
+    key: str,
+    target_id: str,
+    target: str,
+    experiment_id: str,
+    analysis: AnalysisResult,
+    thresholds: ClaimThresholds,
+    sim_now: float | None,
+) -> PendingClaim:
+    """Judge one analysis of a target's sample: verdict, novelty (order-disorder check), evidence."""
+    verdict, _checks, evidence = judge(target, analysis, thresholds)
+    novelty, disorder = novelty_of(target)
+    evidence["order_disorder"] = disorder
+    return PendingClaim(
+        campaign_id,
+        key,
+        target_id,
+        target,
+        experiment_id,
+        verdict,
+        novelty,
+        str((analysis.evidence or {}).get("analysis_version") or analysis.analyzer),
+        _jsonable(evidence),
+        analysis.curves,
+        sim_now,
+    )
+
+
 # ----------------------------------------------------------------------------- the ledger
 
 
@@ -300,33 +379,17 @@ class ClaimLedger:
         sim_now: float | None,
     ) -> Claim:
         """A new version of the claim `key` (the first when there is none); joins an open transaction."""
-        verdict, _checks, evidence = judge(target, analysis, thresholds)
-        novelty, disorder = novelty_of(target)
-        evidence["order_disorder"] = disorder
-        analysis_version = str((analysis.evidence or {}).get("analysis_version") or analysis.analyzer)
-        with self.store.atomic() as conn:
-            latest = conn.execute(
-                select(func.max(claims.c.version)).where(claims.c.campaign_id == campaign_id, claims.c.claim_key == key)
-            ).scalar()
-            version = (latest or 0) + 1
-            values = {
-                "campaign_id": campaign_id,
-                "claim_key": key,
-                "version": version,
-                "target_id": target_id,
-                "target": target,
-                "experiment_id": experiment_id,
-                "samples": [key],
-                "verdict": verdict,
-                "novelty": novelty,
-                "analysis_version": analysis_version,
-                "evidence": _jsonable(evidence),
-                "curves": analysis.curves,
-                "created_s": sim_now,
-                "created_wall": time.time(),
-            }
-            row_id = conn.execute(insert(claims).values(**values)).inserted_primary_key[0]
-        return self._claim({"id": row_id, **values}, (), version)
+        pending = assess(
+            campaign_id,
+            key=key,
+            target_id=target_id,
+            target=target,
+            experiment_id=experiment_id,
+            analysis=analysis,
+            thresholds=thresholds,
+            sim_now=sim_now,
+        )
+        return pending.write(self.store)
 
     def review(self, claim_id: int, reviewer: str, decision: str, comment: str) -> Claim:
         """A person accepts or rejects one claim version, with a comment (kept; never replaced)."""
@@ -465,9 +528,8 @@ def thresholds_of(config: Any) -> ClaimThresholds:
 
 
 def claim_for_analysis(
-    store: Store,
-    campaign_id: str,
     config: Any,
+    campaign_id: str,
     *,
     sample_id: str,
     target_id: str,
@@ -475,10 +537,10 @@ def claim_for_analysis(
     experiment_id: str,
     analysis: AnalysisResult,
     sim_now: float | None,
-) -> Claim:
-    """The engine's one call (in the transaction that records the analysis): the claim of this
-    sample. The target counts as made when the claim's verdict is `made`."""
-    return ClaimLedger(store).record(
+) -> PendingClaim:
+    """The engine's one call when an analysis comes in: the claim of this sample, judged by the
+    campaign's thresholds. The target counts as made when `made`; `write(store)` records it."""
+    return assess(
         campaign_id,
         key=sample_id,
         target_id=target_id,
@@ -496,8 +558,10 @@ __all__ = [
     "ClaimLedger",
     "ClaimStatus",
     "ClaimThresholds",
+    "PendingClaim",
     "Review",
     "Verdict",
+    "assess",
     "claim_for_analysis",
     "judge",
     "novelty_of",
