@@ -1,0 +1,177 @@
+"""Outcomes and retries: what a finished operation means for its sample, batch and experiment.
+
+A success moves the sample on (dosed, milled, loaded, heated, unloaded, measured). A failure is
+classified (autonomy/policy.py): a retryable one is tried again after retry_delay_s, up to
+max_retries times; beyond that, or for a failure of the sample itself, the sample fails and its
+experiment is made again with a new crucible (up to max_samples_per_experiment) or fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from powderlab.autonomy.campaign_state import OPEN_EXPERIMENT, CampaignState
+from powderlab.autonomy.config import CampaignConfig
+from powderlab.autonomy.experiments import Experiments
+from powderlab.autonomy.policy import FailureKind, classify
+from powderlab.autonomy.port import Completion
+from powderlab.autonomy.state import FILLING, HEATED, OpRecord, SampleRecord
+from powderlab.core.errors import ErrorCode
+from powderlab.core.samples import SampleStatus
+
+
+def code_name(code: int) -> str:
+    """The name of an error code (the number if it has none)."""
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return str(code)
+
+
+class Outcomes:
+    """Applies the results of operations to the records; retries or gives up on failures."""
+
+    def __init__(
+        self,
+        state: CampaignState,
+        config: CampaignConfig,
+        experiments: Experiments,
+        sync_positions: Callable[[bool], None],
+    ) -> None:
+        self.state = state
+        self.cell = state.cell
+        self.config = config
+        self.experiments = experiments
+        # Re-read the lab's position table (correct=True: the samples follow it); recovery's job.
+        self.sync_positions = sync_positions
+
+    def record(self, op: OpRecord, completion: Completion) -> None:
+        """A known outcome of an operation (no longer in flight)."""
+        op.error_code, op.error_msg, op.result = int(completion.code), completion.message, completion.result
+        op.state = "succeeded" if completion.code == ErrorCode.NONE else "failed"
+        self.state.changed(op)
+        if op.state == "succeeded":
+            self.succeeded(op, completion)
+        else:
+            self.failed(op, completion)
+
+    def succeeded(self, op: OpRecord, completion: Completion) -> None:
+        state = self.state
+        sample = state.samples.get(op.sample_id)
+        goal, result = op.goal, completion.result
+        if op.action == "transfer" and sample is not None:
+            state.moved(sample, goal["source"], goal["destination"])
+            sample.retries = 0
+            state.changed(sample)
+            if op.purpose == "store":
+                state.close(sample, "stored")
+            elif op.purpose == "discard":
+                state.close(sample, "discarded")
+        elif op.action == "dose" and sample is not None:
+            sample.status = SampleStatus.DOSED
+            sample.dosed_mg = {d["powder"]: d["actual_mg"] for d in result.get("doses", [])}
+            sample.retries = 0
+            state.changed(sample)
+        elif op.action == "mill" and sample is not None:
+            sample.status, sample.retries = SampleStatus.MILLED, 0
+            state.changed(sample)
+        elif op.action == "load_furnace" and sample is not None:
+            state.moved(sample, goal["source"], result.get("position") or f"{goal['furnace']}/slot_{goal['slot']}")
+            sample.retries = 0
+            state.changed(sample)
+            batch = state.batches.get(op.batch_id)
+            if batch is not None:
+                batch.last_load_s = state.now()
+                state.changed(batch)
+        elif op.action == "heat":
+            batch = state.batches[op.batch_id]
+            batch.state, batch.heat_ended_s, batch.retries = HEATED, state.now(), 0
+            state.changed(batch)
+            for member in state.members(batch):
+                if member.location in self.cell.furnaces[batch.furnace]:
+                    member.status = SampleStatus.HEATED
+                    state.changed(member)
+            state.event("batch", f"{batch.id} heated in {batch.furnace} ({op.error_msg or 'done'})", op_id=op.id)
+        elif op.action == "unload_furnace" and sample is not None:
+            source = next((p for p, lw in state.occupied.items() if lw == sample.labware_id), sample.location)
+            state.moved(sample, source, goal["destination"])
+            sample.retries = 0
+            state.changed(sample)
+            state.maybe_finish_batch(sample.batch_id)
+            if sample.status is SampleStatus.FAILED and goal["destination"] in self.cell.done:
+                state.close(sample, "discarded")
+        elif op.action == "measure_xrd" and sample is not None:
+            sample.status, sample.retries = SampleStatus.MEASURED, 0
+            state.changed(sample)
+            if completion.pattern is not None:
+                pattern = completion.pattern
+                pattern.sample_id = sample.id
+                state.work.pattern(sample.id, op.id, pattern, state.now())
+                state.patterns[sample.id] = pattern
+
+    def failed(self, op: OpRecord, completion: Completion) -> None:
+        """Retry later, or fail the sample (or the batch's samples) and perhaps its experiment."""
+        state = self.state
+        kind = classify(completion.code)
+        name = code_name(completion.code)
+        state.event(
+            "failure",
+            f"{op.purpose} {op.station}/{op.action} failed: {name}: {completion.message} -> {kind.value}",
+            op.sample_id,
+            op.id,
+        )
+        self.sync_positions(True)
+        now = state.now()
+        if op.action == "heat":
+            batch = state.batches[op.batch_id]
+            batch.retries += 1
+            batch.state, batch.not_before = FILLING, now + self.config.retry_delay_s
+            if kind is not FailureKind.RETRY or batch.retries > self.config.max_retries:
+                batch.state = HEATED  # give up: the crucibles come out and are discarded
+                for member in state.members(batch):
+                    self.fail_sample(member, f"heating failed: {name}: {completion.message}", redo=True)
+            state.changed(batch)
+            return
+        sample = state.samples.get(op.sample_id)
+        if sample is None:
+            return
+        if op.action == "dose":
+            doses = completion.result.get("doses", [])
+            sample.dosed_mg = {d["powder"]: d["actual_mg"] for d in doses}
+            if sum(sample.dosed_mg.values()) > 0 and kind is not FailureKind.RECIPE:
+                kind = FailureKind.SAMPLE  # powder went in: this crucible cannot be dosed again
+        if kind in (FailureKind.RETRY, FailureKind.REPLAN):
+            sample.retries += 1
+            sample.not_before = now + self.config.retry_delay_s
+            if sample.retries > self.config.max_retries:
+                self.fail_sample(
+                    sample,
+                    f"{op.purpose} failed {sample.retries} times; last: {name}: {completion.message}",
+                    redo=True,
+                )
+            else:
+                state.changed(sample)
+            return
+        self.fail_sample(sample, f"{op.purpose}: {name}: {completion.message}", redo=kind is FailureKind.SAMPLE)
+
+    def fail_sample(self, sample: SampleRecord, reason: str, redo: bool) -> None:
+        """The sample failed (its crucible is discarded by routing); redo: its experiment may get another."""
+        sample.status, sample.failure = SampleStatus.FAILED, reason
+        sample.not_before = 0.0
+        if not self.cell.furnace_of(sample.location):
+            sample.batch_id = ""
+        self.state.changed(sample)
+        self.state.event("sample", f"{sample.id} failed: {reason}", sample.id)
+        self.sample_failed_followup(sample, redo)
+
+    def sample_failed_followup(self, sample: SampleRecord, redo: bool) -> None:
+        """Make the experiment again with a new crucible (redo, while it has samples left), or fail it."""
+        state = self.state
+        experiment = state.experiments[sample.experiment_id]
+        if experiment.status not in OPEN_EXPERIMENT:
+            return
+        made = sum(1 for s in state.samples.values() if s.experiment_id == experiment.id)
+        if redo and made < self.config.max_samples_per_experiment:
+            state.event("redo", f"{experiment.id} will be made again with a new crucible", sample.id)
+            return
+        self.experiments.experiment_failed(experiment, sample.failure)

@@ -1,0 +1,154 @@
+"""Recovery: reloading the records after a restart and reconciling them with the lab.
+
+The lab's position table is the truth about where crucibles are: the engine's copy is re-read,
+and samples follow it (a crucible missing from it closes its sample as lost). A goal the lab does
+not know after a restart is lost: what became of it is read from the position table (a transfer),
+or the step is done again when it provably never ran (a dose), or the sample fails (a dose whose
+outcome is unknown). Operations running far beyond their estimate are reported once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from powderlab.autonomy.campaign_state import CampaignState
+from powderlab.autonomy.config import CampaignConfig
+from powderlab.autonomy.model import TERMINAL_TARGET
+from powderlab.autonomy.outcomes import Outcomes
+from powderlab.autonomy.port import Completion, LabPort
+from powderlab.autonomy.state import FILLING, OpRecord
+from powderlab.core.samples import SampleStatus
+
+
+class Recovery:
+    """Reloads the campaign's records, keeps them in line with the lab's position table, settles lost goals."""
+
+    def __init__(self, state: CampaignState, port: LabPort, config: CampaignConfig, outcomes: Outcomes) -> None:
+        self.state = state
+        self.cell = state.cell
+        self.port = port
+        self.config = config
+        self.outcomes = outcomes
+
+    def reload(self, records: dict[str, Any]) -> list[OpRecord]:
+        """The state from the stored records (Store.load); returns the operations that were in flight."""
+        state = self.state
+        state.targets = {t.id: t for t in records["targets"]}
+        state.experiments = {e.id: e for e in records["experiments"]}
+        state.samples = {s.id: s for s in records["samples"]}
+        state.batches = {b.id: b for b in records["batches"]}
+        state.used_labware = {s.labware_id for s in state.samples.values() if s.labware_id}
+        state.seq["sample"] = max((s.seq for s in state.samples.values()), default=0)
+        state.seq["batch"] = len(state.batches)
+        state.seq["target"] = max((t.seq for t in state.targets.values()), default=0)
+        state.ask = {t.id for t in state.targets.values() if t.status not in TERMINAL_TARGET}
+        return [op for op in records["operations"] if op.state in ("intended", "sent")]
+
+    def adopt(self, pending_ops: list[OpRecord]) -> None:
+        """The operations in flight before the restart are in flight again (their outcomes come through wait())."""
+        self.state.event("recovery", f"restarted: {len(pending_ops)} operations were in flight")
+        for op in pending_ops:
+            self.state.ops[op.id] = op
+            self.port.adopt(op)
+
+    def sync_positions(self, correct: bool) -> None:
+        """Re-read the lab's position table; with correct=True our samples follow it (it is the truth)."""
+        state = self.state
+        table = self.port.positions()
+        state.occupied = {name: p.labware.labware_id for name, p in table.items() if p.labware is not None}
+        if not correct:
+            return
+        where = {labware: name for name, labware in state.occupied.items()}
+        busy = {op.sample_id for op in state.ops.values()}
+        for sample in state.samples.values():
+            if sample.closed or not sample.labware_id or sample.id in busy:
+                continue
+            found = where.get(sample.labware_id, "")
+            if found == sample.location:
+                continue
+            if not found:
+                sample.status, sample.failure, sample.closed = (
+                    SampleStatus.FAILED,
+                    "crucible not in the position table",
+                    True,
+                )
+                sample.finished_s = state.now()
+                state.changed(sample)
+                state.event(
+                    "inventory",
+                    f"{sample.labware_id} of {sample.id} is not in the position table: sample closed as lost",
+                    sample.id,
+                )
+                self.outcomes.sample_failed_followup(sample, redo=True)
+                continue
+            state.event(
+                "inventory",
+                f"{sample.id}: position table says {found}, records said "
+                f"{sample.location or 'nothing'}; following the table",
+                sample.id,
+            )
+            sample.location = found
+            state.changed(sample)
+
+    def lost(self, op: OpRecord, completion: Completion | None = None) -> None:
+        """A goal the lab does not know (sent before a crash and never received, or expired)."""
+        state = self.state
+        op.state = "lost"
+        state.changed(op)
+        self.sync_positions(correct=False)
+        sample = state.samples.get(op.sample_id)
+        message = f"{op.purpose} {op.station}/{op.action} unknown to the lab after restart"
+        # The station said it has no such goal, and it keeps results longer than this goal is old:
+        # the goal never reached it (the crash came between the record and the send), so nothing
+        # happened and the step is simply done again - also a dose: no powder went in.
+        never_ran = (
+            completion is not None
+            and completion.unknown_goal
+            and op.intended_s is not None
+            and state.now() - op.intended_s < self.config.result_keep_s
+        )
+        if op.action in ("transfer", "load_furnace", "unload_furnace") and sample is not None:
+            found = next((p for p, lw in state.occupied.items() if lw == sample.labware_id), "")
+            state.event(
+                "recovery",
+                f"{message}: the position table has {sample.labware_id} at {found or 'no position'}",
+                sample.id,
+                op.id,
+            )
+            if found:
+                sample.location = found
+                state.changed(sample)
+                if op.purpose in ("store", "discard") and found in self.cell.done:
+                    state.close(sample, "stored" if op.purpose == "store" else "discarded")
+            else:
+                self.sync_positions(correct=True)
+        elif op.action == "dose" and sample is not None and never_ran:
+            state.event("recovery", f"{message}: it never reached the lab; dosed again", sample.id, op.id)
+        elif op.action == "dose" and sample is not None:
+            state.event("recovery", f"{message}: how much powder went in is unknown", sample.id, op.id)
+            self.outcomes.fail_sample(sample, "dose outcome lost in a restart", redo=True)
+        elif op.action == "heat":
+            batch = state.batches[op.batch_id]
+            batch.state = FILLING
+            state.changed(batch)
+            state.event("recovery", f"{message}: {batch.id} is heated again", op_id=op.id)
+        else:
+            state.event("recovery", f"{message}: the step is done again", op.sample_id, op.id)
+
+    def check_overruns(self) -> None:
+        """Report (once) each operation running longer than its estimate allows."""
+        state = self.state
+        now = state.now()
+        for op in state.ops.values():
+            if op.overrun_reported or op.started_s is None:
+                continue
+            limit = op.estimate_s * self.config.overrun_factor + self.config.overrun_margin_s
+            if now - op.started_s > limit:
+                op.overrun_reported = True
+                state.event(
+                    "overrun",
+                    f"{op.purpose} {op.station}/{op.action} running {now - op.started_s:.0f} s, "
+                    f"estimated {op.estimate_s:.0f} s: plans now count from its end",
+                    op.sample_id,
+                    op.id,
+                )

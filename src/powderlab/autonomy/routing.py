@@ -1,0 +1,243 @@
+"""Routing: which operation each sample needs next, with which arm, and whether it may start now.
+
+A sample's next step follows from its status and where its crucible stands (storage -> balance ->
+dose -> clamp -> mill -> staging rack -> furnace -> XRD -> done rack). A step starts only when
+every resource it needs (arm, source and destination positions, station, furnace) is free; the
+goal of each operation is built here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from powderlab.autonomy.campaign_state import CampaignState
+from powderlab.autonomy.config import CampaignConfig
+from powderlab.autonomy.state import FILLING, HEATING, OpRecord, SampleRecord
+from powderlab.core.samples import SampleStatus
+
+# Further along first: samples near the end free the cell for the ones behind them.
+STAGE_RANK = {
+    SampleStatus.MEASURED: 6,
+    SampleStatus.HEATED: 5,
+    SampleStatus.FAILED: 4,
+    SampleStatus.MILLED: 3,
+    SampleStatus.DOSED: 2,
+    SampleStatus.PLANNED: 1,
+}
+
+
+def stage_rank(sample: SampleRecord) -> int:
+    """How far along the sample is (higher: dispatched first)."""
+    return STAGE_RANK.get(sample.status, 0)
+
+
+def make_op(
+    station: str,
+    action: str,
+    goal: dict[str, Any],
+    purpose: str,
+    sample_id: str = "",
+    resources: tuple[str, ...] = (),
+    batch_id: str = "",
+) -> OpRecord:
+    """A new operation (its id is also the goal's id)."""
+    return OpRecord(uuid.uuid4().hex, station, action, goal, purpose, sample_id, batch_id, resources)
+
+
+def conflict(busy: set[str], *resources: str) -> bool:
+    """Is any of these resources held?"""
+    return any(r in busy for r in resources)
+
+
+class Router:
+    """Picks each open sample's next operation when its resources are free."""
+
+    def __init__(self, state: CampaignState, config: CampaignConfig) -> None:
+        self.state = state
+        self.cell = state.cell
+        self.config = config
+
+    def dispatch(self, launch: Callable[[OpRecord], None]) -> set[str]:
+        """Start the next step of every sample that can go, furthest along first; the resources then held."""
+        state = self.state
+        now = state.now()
+        busy = state.busy()
+        in_ops = {op.sample_id for op in state.ops.values()}
+        for key in ("done", "parking", "staging"):
+            state.waiting.pop(key, None)
+        candidates = [s for s in state.samples.values() if not s.closed and s.id not in in_ops and s.not_before <= now]
+        candidates.sort(key=lambda s: (-stage_rank(s), -state.priority(s), s.seq))
+        for sample in candidates:
+            op = self.next_step(sample, busy)
+            if op is not None:
+                launch(op)
+                busy.update(op.resources)
+        return busy
+
+    def arm(self, source: str, destination: str) -> str:
+        """The arm resource that moves a crucible from source to destination."""
+        return f"arm:{self.cell.arm_for(source, destination)}"
+
+    def transfer(self, sample: SampleRecord, destination: str, purpose: str) -> OpRecord:
+        arm = self.cell.arm_for(sample.location, destination)
+        return make_op(
+            self.cell.transfer,
+            "transfer",
+            {
+                "sample_id": sample.id,
+                "labware_id": sample.labware_id,
+                "source": sample.location,
+                "destination": destination,
+            },
+            purpose,
+            sample.id,
+            (f"arm:{arm}", f"pos:{sample.location}", f"pos:{destination}"),
+        )
+
+    def next_step(self, sample: SampleRecord, busy: set[str]) -> OpRecord | None:
+        """The sample's next operation if it can start now (None: nothing to do, or wait)."""
+        state, cell = self.state, self.cell
+        location, status = sample.location, sample.status
+        free = state.free
+        if location.endswith("/gripper") or not location:
+            return None
+        if status is SampleStatus.FAILED:
+            return self.discard_step(sample, busy)
+        if status is SampleStatus.PLANNED:
+            if location in cell.storage:
+                if free([cell.balance], busy) and not conflict(busy, self.arm(location, cell.balance)):
+                    return self.transfer(sample, cell.balance, "to_balance")
+                return None
+            if location == cell.balance and "station:dosing" not in busy:
+                recipe = state.experiments[sample.experiment_id].recipe
+                goal = {
+                    "sample_id": sample.id,
+                    "labware_id": sample.labware_id,
+                    "powders": [{"powder": d.powder, "target_mg": d.target_mg} for d in recipe.precursors],
+                }
+                return make_op(cell.dosing, "dose", goal, "dose", sample.id, ("station:dosing", f"pos:{location}"))
+            return None
+        if status is SampleStatus.DOSED:
+            if location == cell.balance:
+                if free([cell.clamp], busy) and not conflict(busy, self.arm(location, cell.clamp)):
+                    return self.transfer(sample, cell.clamp, "to_mill")
+                return None
+            if location == cell.clamp and "station:milling" not in busy:
+                milling = state.experiments[sample.experiment_id].recipe.milling
+                goal = {
+                    "sample_id": sample.id,
+                    "labware_id": sample.labware_id,
+                    "duration_s": milling.duration_s,
+                    "frequency_hz": milling.frequency_hz,
+                    "ball_count": milling.ball_count,
+                }
+                return make_op(cell.milling, "mill", goal, "mill", sample.id, ("station:milling", f"pos:{location}"))
+            return None
+        if status is SampleStatus.MILLED:
+            batch = state.batches.get(sample.batch_id)
+            if location == cell.clamp:
+                staging = free(cell.buffer, busy)
+                if len(staging) <= self.config.staging_reserve:
+                    state.waiting["staging"] = "staging rack full: milled samples wait for furnaces"
+                    return None
+                if not conflict(busy, self.arm(location, staging[0])):
+                    return self.transfer(sample, staging[0], "stage")
+                return None
+            if location in cell.buffer and batch is not None and batch.state == FILLING:
+                furnace = batch.furnace
+                slots = free(cell.furnaces[furnace], busy)
+                arm = self.arm(location, slots[0]) if slots else ""
+                if slots and f"furnace:{furnace}" not in busy and not conflict(busy, arm):
+                    goal = {
+                        "sample_id": sample.id,
+                        "labware_id": sample.labware_id,
+                        "source": location,
+                        "furnace": furnace,
+                        "slot": int(slots[0].rsplit("_", 1)[1]),
+                    }
+                    resources = (f"furnace:{furnace}", arm, f"pos:{location}", f"pos:{slots[0]}")
+                    return make_op(cell.furnace_station, "load_furnace", goal, "load", sample.id, resources, batch.id)
+            return None
+        if status is SampleStatus.HEATED:
+            furnace = cell.furnace_of(location)
+            if furnace:
+                return self.unload_step(sample, furnace, busy)
+            if location in cell.buffer or location in cell.done:
+                ready = free([cell.recovery], busy) and "station:xrd" not in busy
+                if ready and not conflict(busy, self.arm(location, cell.recovery)):
+                    return self.transfer(sample, cell.recovery, "to_xrd")
+                return None
+            if location == cell.recovery and "station:xrd" not in busy:
+                scan = state.experiments[sample.experiment_id].recipe.scan
+                goal = {
+                    "sample_id": sample.id,
+                    "labware_id": sample.labware_id,
+                    "source": location,
+                    "destination": "",
+                    "scan": {
+                        "two_theta_start_deg": scan.two_theta_start_deg,
+                        "two_theta_end_deg": scan.two_theta_end_deg,
+                        "step_deg": scan.step_deg,
+                        "scan_time_s": scan.scan_time_s,
+                    },
+                }
+                return make_op(cell.xrd, "measure_xrd", goal, "measure", sample.id, ("station:xrd", f"pos:{location}"))
+            return None
+        if status is SampleStatus.MEASURED:
+            if location == cell.recovery:
+                done = free(cell.done, busy)
+                if not done:
+                    state.waiting["done"] = "done rack full: empty it (a person must) to go on"
+                    return None
+                if not conflict(busy, self.arm(location, done[0])):
+                    return self.transfer(sample, done[0], "store")
+                return None
+            if location in cell.done:
+                state.close(sample, "stored")
+            return None
+        return None
+
+    def unload_step(self, sample: SampleRecord, furnace: str, busy: set[str]) -> OpRecord | None:
+        """Unload a crucible to the done rack, or to the staging rack when the done rack must keep room."""
+        state, cell = self.state, self.cell
+        if f"furnace:{furnace}" in busy:
+            return None
+        recovering = sum(1 for s in state.samples.values() if not s.closed and s.location == cell.recovery)
+        done_free = state.free(cell.done, busy)
+        if len(done_free) > recovering:
+            destination = done_free[0]
+        else:
+            buffer_free = state.free(cell.buffer, busy)
+            if not buffer_free:
+                state.waiting["parking"] = "no space to unload furnaces (done rack and buffer full)"
+                return None
+            destination = buffer_free[0]
+        arm = self.arm(sample.location, destination)
+        if conflict(busy, arm):
+            return None
+        goal = {"sample_id": sample.id, "labware_id": sample.labware_id, "destination": destination}
+        resources = (f"furnace:{furnace}", arm, f"pos:{sample.location}", f"pos:{destination}")
+        return make_op(cell.furnace_station, "unload_furnace", goal, "unload", sample.id, resources, sample.batch_id)
+
+    def discard_step(self, sample: SampleRecord, busy: set[str]) -> OpRecord | None:
+        """A failed sample's crucible goes to the done rack (closed at once if it never left storage)."""
+        state, cell = self.state, self.cell
+        location = sample.location
+        if location in cell.storage or location in cell.done:
+            state.close(sample, "discarded" if location in cell.done else "never used")
+            return None
+        furnace = cell.furnace_of(location)
+        if furnace:
+            batch = state.batches.get(sample.batch_id)
+            if batch is not None and batch.state == HEATING:
+                return None
+            return self.unload_step(sample, furnace, busy)
+        done = state.free(cell.done, busy)
+        if not done:
+            state.waiting["done"] = "done rack full: empty it (a person must) to go on"
+            return None
+        if conflict(busy, self.arm(location, done[0])):
+            return None
+        return self.transfer(sample, done[0], "discard")
