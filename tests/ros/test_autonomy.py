@@ -105,6 +105,28 @@ def test_campaign_through_the_autonomy_node(tmp_path: Path, backend: str) -> Non
             store.close()
     finally:
         session.stop()
+    if backend == "mock":
+        check_recording(database, "ros")
+
+
+def check_recording(database: Path, campaign: str) -> None:
+    """The autonomy node recorded the lab into recordings/ beside its database (recording:=auto) and named
+    the file in the campaign's events; it reads back with the XRD patterns and progress of the campaign."""
+    from mcap.reader import make_reader
+    from mcap_ros2.decoder import DecoderFactory
+
+    store = Store(database)
+    try:
+        named = [Path(e["message"]) for e in store.rows(tables.events, campaign) if e["kind"] == "recording"]
+    finally:
+        store.close()
+    assert len(named) == 1 and named[0].parent == database.parent / "recordings", named
+    with named[0].open("rb") as stream:
+        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        topics = {channel.topic for channel in reader.get_summary().channels.values()}
+        assert {"/autonomy/progress", "/xrd/pattern", "/diagnostics", "/furnaces/status", "/rosout"} <= topics
+        patterns = [m for _, _, _, m in reader.iter_decoded_messages(topics=["/xrd/pattern"])]
+    assert patterns and all(len(p.two_theta_deg) == len(p.intensity) > 100 for p in patterns)
 
 
 def autonomy_command(database: Path, campaign: str) -> list[str]:

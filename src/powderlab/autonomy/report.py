@@ -1,4 +1,4 @@
-"""The campaign report: JSON and a self-contained HTML page (XRD fits, timeline, failures)."""
+"""The campaign report: JSON and a self-contained HTML page (XRD fits, timeline, failures, recordings)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,23 @@ def _timeline_plot(operations: list[dict[str, Any]], batches: list[dict[str, Any
     return _png(figure)
 
 
+def recordings(events: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    """The campaign's MCAP recordings (events of kind 'recording', one per autonomy node run), each with its
+    link from the report's folder and its size (None: the file is not there, e.g. on another computer)."""
+    found = []
+    for event in events:
+        if event["kind"] != "recording":
+            continue
+        path = Path(event["message"])
+        try:
+            link = path.resolve().relative_to(out.resolve()).as_posix()
+        except ValueError:
+            link = path.resolve().as_uri() if path.is_absolute() else path.as_posix()
+        size = path.stat().st_size if path.is_file() else None
+        found.append({"path": str(path), "link": link, "bytes": size})
+    return found
+
+
 def write_report(store: Store, campaign_id: str, directory: str | Path, plots: bool = True) -> dict[str, Path]:
     """Write <dir>/campaign.json and <dir>/campaign.html; returns their paths."""
     out = Path(directory)
@@ -97,6 +114,7 @@ def write_report(store: Store, campaign_id: str, directory: str | Path, plots: b
         )
     document = {
         "summary": summary,
+        "recordings": recordings(events, out),
         "samples": samples_by_experiment,
         "claims": claims_document(store, campaign_id),
         "failures": failures,
@@ -167,7 +185,23 @@ def write_report(store: Store, campaign_id: str, directory: str | Path, plots: b
         parts.append(
             f"<tr><td>{item['time_h']}</td><td>{item['kind']}</td><td>{html.escape(item['message'])}</td></tr>"
         )
-    parts.append("</table></body></html>")
+    parts.append("</table>")
+    parts.append("<h2>Recordings</h2>")
+    if document["recordings"]:
+        parts.append(
+            "<p>What the lab published (status, furnace temperatures, positions, joint states, XRD patterns, "
+            "camera, /diagnostics, /rosout), in MCAP for <code>ros2 bag info/play</code> and Foxglove:</p><ul>"
+        )
+        for item in document["recordings"]:
+            size = "missing" if item["bytes"] is None else f"{item['bytes'] / 1e6:.2f} MB"
+            parts.append(
+                f"<li><a class='recording' href='{html.escape(item['link'], quote=True)}'>"
+                f"{html.escape(item['path'])}</a> ({size})</li>"
+            )
+        parts.append("</ul>")
+    else:
+        parts.append("<p>No recording (the campaign ran in-process, or its autonomy node recorded nothing).</p>")
+    parts.append("</body></html>")
     html_path = out / "campaign.html"
     html_path.write_text("\n".join(parts))
     return {"json": json_path, "html": html_path}

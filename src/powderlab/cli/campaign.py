@@ -28,6 +28,8 @@ SUSPEND_LIMIT_WALL_S = 1800.0  # 30 minutes
 SUSPEND_LIMIT_SIM_S = 43200.0  # 12 hours of lab time
 # stopped by a signal: the lab manager gets this long to shut the stations down before the nodes get SIGINT
 INTERRUPTED_SHUTDOWN_S = 10.0
+# Wall Hz of the twin's cell camera in a campaign: nobody watches it; one frame in 10 s goes to the recording.
+CAMERA_RATE_HZ = 0.1
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -124,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.lab == "local":
         _run_local(args, targets.targets, database, campaign_id)
     else:
-        _run_ros(args, targets_path, database, campaign_id)
+        _run_ros(args, targets_path, database, campaign_id, report_dir / "recording.mcap")
     wall = time.perf_counter() - started
     store = Store(database)
     try:
@@ -241,13 +243,14 @@ def _run_local(args: argparse.Namespace, targets: Any, database: str, campaign_i
 def backend_options(backend: str, factor: float) -> str:
     """backend_options of this command's lab. On the twin, time factor 0 runs it as fast as possible
     (sim time moves whenever every lease waits, ADR 0082; the lab's time_factor 0 alone would pace
-    the twin at real time), and nobody watches its cell camera: it renders no frames."""
+    the twin at real time), and nobody watches its cell camera: it renders one frame in 10 wall s,
+    for the recording (ADR 0093)."""
     if backend != "sim":
         return "{}"
-    return json.dumps({"twin_camera_rate_hz": 0, **({"twin_time_factor": 0} if factor == 0 else {})})
+    return json.dumps({"twin_camera_rate_hz": CAMERA_RATE_HZ, **({"twin_time_factor": 0} if factor == 0 else {})})
 
 
-def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaign_id: str) -> None:
+def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaign_id: str, recording: Path) -> None:
     from powderlab.bringup.manifest import build_manifest
     from powderlab.bringup.session import LabSession
     from powderlab.nodes.autonomy_client import AutonomyClient
@@ -267,6 +270,8 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
             # opened with its targets in one step (no lab time passes between the campaign's start and its
             # first goal, whatever the machine's load); a resumed campaign keeps the targets it has
             "targets_file": str(Path(targets_path).resolve()),
+            # the lab's topics into an MCAP file beside the report, which links it (ADR 0093)
+            "recording": str(recording.resolve()),
             **_limits(args),
         },
     )

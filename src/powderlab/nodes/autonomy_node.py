@@ -6,6 +6,8 @@ switch). Topics: `~/progress` (CampaignProgress, latched), `~/analysis` (XrdAnal
 The engine runs in its own thread; every record goes to the database first (SQLite file or
 PostgreSQL URL, parameter `database`), so the node can be killed at any moment and started
 again: it reloads the campaign and reconciles with the lab before doing anything new.
+While it runs, a recorder child process records the lab's topics into an MCAP file (parameter
+`recording`, ADR 0093); the file is named in the campaign's events, and so in its report.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import rclpy
@@ -36,6 +39,7 @@ from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.attendance import Attendance
 from powderlab.nodes.autonomy_client import progress_to_msg
 from powderlab.nodes.qos import LATCHED, WALL_CLOCK
+from powderlab.nodes.recorder import RecorderProcess
 from powderlab.nodes.ros_lab_port import RosLabPort
 from powderlab.nodes.station_node import run_node
 from powderlab.stations.base import StationMode
@@ -70,6 +74,12 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
         "the lab's sim-time server (the twin, or the mock lab's sim_clock): 'default' for this ROS domain's, or its "
         "socket; the engine then works in lockstep with sim time. Empty: follow /clock",
     ),
+    "recording": (
+        "auto",
+        "MCAP recording of the lab's topics while this node runs: a file path (an existing file is kept: the next "
+        "free name -1, -2... is used), 'auto' (recordings/<campaign>-<UTC time>.mcap beside a SQLite database, "
+        "else under ~/.ros/powderlab/recordings) or 'none'",
+    ),
 }
 
 
@@ -88,6 +98,14 @@ class AutonomyNode(Node):
         lockstep = LockstepLink(None if server == "default" else server) if server else None
         self.port = RosLabPort(self, self.site, value("transfer_node"), params_file, lockstep)
         self.store = Store(value("database"))
+        self.recording = recording_path(str(value("recording")), str(value("database")), str(value("campaign_id")))
+        self.recorder: RecorderProcess | None = None
+        if self.recording is not None:
+            try:
+                self.recorder = RecorderProcess(self.recording)
+            except OSError as error:  # a campaign without its recording still runs; it says so
+                self.get_logger().error(f"cannot record into {self.recording}: {error}; the campaign runs unrecorded")
+                self.recording = None
         seed = int(value("seed"))
         config = CampaignConfig(
             campaign_id=value("campaign_id"),
@@ -139,6 +157,10 @@ class AutonomyNode(Node):
             initial = load_targets(self._targets_file).targets if new and self._targets_file else []
             self.engine.open(initial)
             self.get_logger().info(f"campaign {self.engine.cid} open ({'new' if new else 'resumed'})")
+            if self.recording is not None:  # the report links every recording of the campaign (a restart adds one)
+                sim_now = self.store.last_sim_time(self.engine.cid) or 0.0
+                self.store.event(self.engine.cid, "recording", str(self.recording), sim_now)
+                self.get_logger().info(f"recording the lab's topics into {self.recording}")
             while not self._stop.is_set() and rclpy.ok(context=self.context):
                 self.engine.step()
                 if self.engine.aborted:  # its progress (state aborted, the reason) stays published
@@ -254,12 +276,35 @@ class AutonomyNode(Node):
     def safe_shutdown(self) -> None:
         """Stop the engine loop; goals in flight keep running in the stations (picked up at restart)."""
         self._stop.set()
+        if self.recorder is not None:  # SIGINT now: it closes its file while the engine stops
+            self.recorder.interrupt()
         # within the node's stop bound (spin_node: 3.5 s for the whole shutdown)
         self._thread.join(timeout=2.5)
+        if self.recorder is not None:
+            self.recorder.stop(timeout_s=0.5)
         if self._thread.is_alive():  # its records are written ahead: the process may end under it
             self.get_logger().warn("campaign engine still busy 2.5 s after the stop; exiting without it")
             return
         self.store.close()
+
+
+def recording_path(setting: str, database: str, campaign_id: str) -> Path | None:
+    """Where this run's recording goes (None: no recording); never an existing file."""
+    if setting.strip().lower() in ("none", ""):
+        return None
+    if setting == "auto":
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        folder = Path("~/.ros/powderlab/recordings").expanduser()
+        if "://" not in database:
+            folder = Path(database).expanduser().resolve().parent / "recordings"
+        path = folder / f"{campaign_id}-{stamp}.mcap"
+    else:
+        path = Path(setting).expanduser()
+    candidate, number = path, 0
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 def main(args: list[str] | None = None) -> int:

@@ -19,6 +19,7 @@ driver's diagnostics; the dashboard shows the same array (nodes.lab_monitor).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -72,10 +73,11 @@ def hardware_id(station: str, device: DeviceConfig, backend: str) -> str:
         value = connection.get(key)
         if value:
             protocol = connection.get("protocol", "")
-            return f"{protocol}:{value}" if protocol else str(value)
+            endpoint = os.path.expandvars(str(value))  # ${POWDERLAB_EMULATOR_DIR} and the like, as the driver sees it
+            return f"{protocol}:{endpoint}" if protocol else endpoint
     controller = connection.get("controller")
     if isinstance(controller, Mapping) and controller.get("port"):
-        return f"{connection.get('protocol', '')}:{controller['port']}".lstrip(":")
+        return f"{connection.get('protocol', '')}:{os.path.expandvars(str(controller['port']))}".lstrip(":")
     return f"{backend}:{station}/{device.name}"
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -279,6 +280,7 @@ class RecorderNode(Node):
         self.roots = share_dirs()
         self._channels: dict[str, _Channel] = {}
         self._refused: set[str] = set()
+        self._started = time.monotonic()
         self._recorded_subscriptions: list[Any] = []
         self.create_timer(DISCOVERY_PERIOD_S, self.discover, clock=WALL_CLOCK)
         duration = float(value("duration_s"))
@@ -346,8 +348,10 @@ class RecorderNode(Node):
         """Close the file: its summary (statistics, indexes) is what ros2 bag info reads."""
         self.sink.close()
         total = sum(self.counts().values())
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         print(
-            f"recorder: {total} messages on {len(self._channels)} topics in {self.sink.path}",
+            f"recorder: {total} messages on {len(self._channels)} topics in {self.sink.path} "
+            f"(cpu {usage.ru_utime + usage.ru_stime:.2f} s over {time.monotonic() - self._started:.1f} s)",
             file=sys.stderr,
             flush=True,
         )
@@ -385,6 +389,7 @@ class RecorderProcess:
         env: Mapping[str, str] | None = None,
     ) -> None:
         self.output = Path(output)
+        self.output.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "powderlab.nodes.recorder", *recorder_arguments(self.output, topics)]
         self._log = open(log or self.output.with_suffix(".log"), "ab")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
