@@ -12,7 +12,7 @@ from powderlab.core.errors import (
     WrongLabwareError,
 )
 from powderlab.core.labware import Labware, LabwareKind
-from powderlab.core.positions import PositionSpec, PositionState, PositionTable
+from powderlab.core.positions import Position, PositionSpec, PositionState, PositionTable, furnace_of
 
 CRUCIBLE = Labware("crucible_01", LabwareKind.CRUCIBLE)
 
@@ -89,3 +89,15 @@ def test_occupancy_round_trips_through_plain_data(table):
     )
     other.load_occupancy(data)
     assert other.get("rack/1").labware == CRUCIBLE and other.get("rack/1").sample_id == "S1"
+
+
+def test_position_names_parse_in_one_place():
+    slot = Position.parse("furnace_2/slot_7")
+    assert (slot.owner, slot.place, slot.slot_index, str(slot)) == ("furnace_2", "slot_7", 7, "furnace_2/slot_7")
+    assert Position.slot("furnace_2", 7) == slot and Position.parse("storage/3").slot_index is None
+    assert Position.gripper("arm_a").is_gripper and Position.parse("arm_a/gripper") == Position.gripper("arm_a")
+    assert furnace_of("furnace_2/slot_7") == "furnace_2"
+    assert furnace_of("dosing/balance") == furnace_of("") == furnace_of("furnace_2/slot_x") == ""
+    for bad in ("storage", "a/b/c", "/slot_1", "furnace_1/"):
+        with pytest.raises(ValidationError, match="expected <owner>/<place>"):
+            Position.parse(bad)

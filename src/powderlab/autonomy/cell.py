@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
-import re
 from dataclasses import dataclass
 
 from powderlab.core.errors import UnknownResourceError, ValidationError
+from powderlab.core.positions import Position, furnace_of
 from powderlab.core.site import SiteProfile
-
-SLOT = re.compile(r"^(?P<furnace>[^/]+)/slot_(?P<slot>\d+)$")
 
 
 def _station(site: SiteProfile, kind: str) -> str:
@@ -47,15 +45,15 @@ class CellModel:
         names = [spec.name for spec in site.positions()]
 
         def rack(prefix: str) -> tuple[str, ...]:
-            found = tuple(n for n in names if n.startswith(prefix + "/"))
+            found = tuple(n for n in names if Position.parse(n).owner == prefix)
             if not found:
-                racks = sorted({n.split("/")[0] for n in names})
+                racks = sorted({Position.parse(n).owner for n in names})
                 raise UnknownResourceError("rack", prefix, racks)
             return found
 
         furnace_station = _station(site, "furnace")
         furnaces = {
-            device.name: tuple(f"{device.name}/slot_{i}" for i in range(1, int(device.get("slots", 8)) + 1))
+            device.name: tuple(Position.slot(device.name, i).name for i in range(1, int(device.get("slots", 8)) + 1))
             for device in site.station(furnace_station).devices_of_kind("furnace")
         }
         transfer = _station(site, "transfer")
@@ -112,8 +110,8 @@ class CellModel:
 
     @staticmethod
     def furnace_of(position: str) -> str:
-        match = SLOT.match(position)
-        return match["furnace"] if match else ""
+        """The furnace whose slot this is ("" for any other position)."""
+        return furnace_of(position)
 
     def is_rack(self, position: str, rack: tuple[str, ...]) -> bool:
         return position in rack

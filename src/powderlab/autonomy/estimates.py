@@ -12,12 +12,12 @@ from typing import Any
 
 import yaml
 
-from powderlab.autonomy.goals import to_request
 from powderlab.autonomy.state import OpRecord
 from powderlab.core.clock import VirtualClock
 from powderlab.core.site import SiteProfile
 from powderlab.stations.base import Station
 from powderlab.stations.factory import STATION_CLASSES, build_station
+from powderlab.stations.operations import operation
 
 
 def station_parameters(params_file: str | Path | None, station: str, kind: str) -> dict[str, Any]:
@@ -47,6 +47,6 @@ class StationEstimator:
         if station is None:
             return 0.0
         try:
-            return float(station.estimate_s(op.action, to_request(op.action, op.goal)))
+            return float(station.estimate_s(op.action, operation(op.action).request_from_data(op.goal)))
         except Exception:
             return 0.0

@@ -16,14 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from powderlab.autonomy.goals import result_to_dict, to_request
 from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationInfo
 from powderlab.autonomy.state import OpRecord
 from powderlab.core.errors import ErrorCode
 from powderlab.core.positions import PositionSnapshot
 from powderlab.stations.furnace import FurnaceStation
 from powderlab.stations.lab import LocalLab
-from powderlab.stations.xrd import MeasureResult
+from powderlab.stations.operations import operation
 
 
 @dataclass(order=True)
@@ -124,7 +123,8 @@ class LocalLabPort:
 
     def start(self, op: OpRecord) -> None:
         station = self.lab[op.station]
-        request = to_request(op.action, op.goal)
+        declared = operation(op.action)
+        request = declared.request_from_data(op.goal)
         cancel = self._cancels.setdefault(op.id, threading.Event())
 
         def run() -> None:
@@ -132,14 +132,13 @@ class LocalLabPort:
             outcome = station.run(
                 op.action, request, operation_id=f"{op.station}.{op.action}.{op.id[:8]}", cancel=cancel
             )
-            pattern = outcome.result.pattern if isinstance(outcome.result, MeasureResult) else None
             self._done.append(
                 Completion(
                     op.id,
                     int(outcome.code),
                     outcome.message,
-                    result_to_dict(outcome.result),
-                    pattern,
+                    declared.result_to_data(outcome.result),
+                    declared.pattern(outcome.result),
                     started,
                     self.clock.now(),
                 )
@@ -191,7 +190,8 @@ class LocalLabPort:
 
     def estimate_s(self, op: OpRecord) -> float:
         try:
-            return float(self.lab[op.station].estimate_s(op.action, to_request(op.action, op.goal)))
+            request = operation(op.action).request_from_data(op.goal)
+            return float(self.lab[op.station].estimate_s(op.action, request))
         except Exception:
             return 0.0
 

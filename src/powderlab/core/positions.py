@@ -8,10 +8,13 @@ deadlock on), and the table serialises to plain data so it can be persisted and 
 
 from __future__ import annotations
 
+import functools
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import ClassVar
 
 from powderlab.core.errors import (
     PositionEmptyError,
@@ -23,6 +26,83 @@ from powderlab.core.errors import (
 )
 from powderlab.core.labware import Labware, LabwareKind, parse_labware_kind
 from powderlab.core.units import require_name
+
+
+@dataclass(frozen=True)
+class Position:
+    """A position's name as a typed value: `<owner>/<place>`, parsed here and nowhere else.
+
+    The owner is a rack (`storage/3`), a station (`dosing/balance`), a furnace (`furnace_1/slot_2`,
+    slots count from 1) or an arm (`arm_a/gripper`, where a crucible in flight is recorded).
+    """
+
+    owner: str
+    place: str
+
+    GRIPPER: ClassVar[str] = "gripper"
+    _SLOT: ClassVar[re.Pattern[str]] = re.compile(r"^slot_(?P<index>\d+)$")
+
+    def __post_init__(self) -> None:
+        for part, value in (("owner", self.owner), ("place", self.place)):
+            if not value or "/" in value:
+                raise ValidationError(
+                    "position", f"{part} '{value}' of '{self.owner}/{self.place}' must be a non-empty name without '/'"
+                )
+
+    @staticmethod
+    def parse(name: str) -> Position:
+        """`owner/place` -> Position; ValidationError names the expected form."""
+        owner, slash, place = str(name).partition("/")
+        if not slash or not owner or not place or "/" in place:
+            raise ValidationError(
+                "position", f"'{name}' is not a position name; expected <owner>/<place>, e.g. furnace_1/slot_3"
+            )
+        return Position(owner, place)
+
+    @staticmethod
+    def slot(furnace: str, index: int) -> Position:
+        """Slot `index` (from 1) of a furnace."""
+        return Position(furnace, f"slot_{int(index)}")
+
+    @staticmethod
+    def gripper(arm: str) -> Position:
+        return Position(arm, Position.GRIPPER)
+
+    @property
+    def name(self) -> str:
+        return f"{self.owner}/{self.place}"
+
+    @property
+    def slot_index(self) -> int | None:
+        """The slot number when this is a furnace slot (owner = the furnace), else None."""
+        match = self._SLOT.match(self.place)
+        return int(match["index"]) if match else None
+
+    @property
+    def is_gripper(self) -> bool:
+        return self.place == self.GRIPPER
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@functools.cache  # a cell has a few hundred names; the scheduler asks for them at every step
+def furnace_of(name: str) -> str:
+    """The furnace whose slot `name` is ("" for any other position, or no position at all)."""
+    try:
+        position = Position.parse(name)
+    except ValidationError:
+        return ""
+    return position.owner if position.slot_index is not None else ""
+
+
+@functools.cache
+def in_gripper(name: str) -> bool:
+    """Is this an arm's gripper (where a crucible in flight is recorded)?"""
+    try:
+        return Position.parse(name).is_gripper
+    except ValidationError:
+        return False
 
 
 class PositionState(IntEnum):

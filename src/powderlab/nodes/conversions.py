@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import math
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import KeyValue
-from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg
 
 from powderlab.core.positions import PositionSnapshot
-from powderlab.core.recipes import HeatingProfile, HeatingSegment, PowderDose, ScanSettings, SegmentKind
+from powderlab.core.recipes import HeatingProfile, HeatingSegment, ScanSettings, SegmentKind
 from powderlab.core.samples import SampleRef
 from powderlab.core.xrd import XrdPattern
 from powderlab.drivers.base import DeviceStatus
 from powderlab.stations.base import StationStatusData
-from powderlab.stations.dosing import DoseRequest, DoseResult
-from powderlab.stations.furnace import (
-    FurnaceReading,
-    HeatRequest,
-    HeatResult,
-    LoadRequest,
-    LoadResult,
-    UnloadRequest,
-    UnloadResult,
-)
-from powderlab.stations.milling import MillRequest, MillResult
-from powderlab.stations.transfer import TransferRequest, TransferResult
-from powderlab.stations.xrd import MeasureRequest, MeasureResult
+from powderlab.stations.furnace import FurnaceReading
+from powderlab.stations.operations import OPERATIONS, Operation, field_types, operation_of, optional_of
 
 SEGMENT_KINDS = {
     msg.HeatingSegment.RAMP: SegmentKind.RAMP,
@@ -177,50 +168,122 @@ def status_to_msg(
     )
 
 
-# --- actions ---
+# --- operations: goals and results, derived from the registry (ADR 0088) ---
 
 
-def _dose_result(result: Any, data: DoseResult | None) -> None:
-    if data is None:
-        return
-    result.doses = [
-        msg.PowderDose(
-            powder=d.powder,
-            target_mg=d.target_mg,
-            actual_mg=d.actual_mg,
-            within_tolerance=d.within_tolerance,
-            complete=d.complete,
-        )
-        for d in data.doses
-    ]
-    result.total_mg = float(data.total_mg)
+def action_type(operation: Operation) -> type:
+    """The action class named by an operation's interface ("powderlab_interfaces/action/Dose")."""
+    package, kind, name = operation.action_type.split("/")
+    return getattr(importlib.import_module(f"{package}.{kind}"), name)
 
 
-def _mill_result(result: Any, data: MillResult | None) -> None:
-    if data is not None:
-        result.milled_s = float(data.milled_s)
+def message_type(ros_type: str) -> type:
+    """The message class of a field type as get_fields_and_field_types() spells it ("pkg/Name")."""
+    package, name = ros_type.split("/")
+    return getattr(importlib.import_module(f"{package}.msg"), name)
 
 
-def _transfer_result(result: Any, data: TransferResult | None) -> None:
-    if data is not None:
-        result.arms, result.path = list(data.arms), list(data.path)
+def _pattern_from_msg(message: msg.XrdPattern) -> XrdPattern | None:
+    return pattern_from_msg(message) if len(message.two_theta_deg) else None  # a failed measurement has none
 
 
-def _load_result(result: Any, data: LoadResult | None) -> None:
-    if data is not None:
-        result.furnace, result.slot, result.position = data.furnace, data.slot, data.position
+class MessageCodec:
+    """A dataclass <-> its ROS message, field by field by name (ADR 0088).
+
+    Fields of the same name are copied, converted by the dataclass field's type and the message
+    field's type; nested dataclasses and sequences of them follow the same rule. A few types have
+    a message form of their own (`TYPE_CODECS`): a heating profile is a list of segments, scan
+    settings of zeros mean the station's defaults, a pattern carries a stamp (now()).
+    """
+
+    def __init__(self, now: Callable[[], float] = lambda: 0.0) -> None:
+        self.now = now
+        self.type_codecs: dict[type, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+            HeatingProfile: (profile_to_msgs, lambda segments: profile_from_msgs(list(segments))),
+            ScanSettings: (scan_to_msg, scan_from_msg),
+            XrdPattern: (lambda pattern: pattern_to_msg(pattern, self.now()), _pattern_from_msg),
+        }
+
+    # -- operations --
+
+    def goal(self, request: Any) -> Any:
+        """The action goal of a typed request."""
+        return self.to_msg(request, action_type(operation_of(request)).Goal)
+
+    def request(self, operation: Operation, goal: Any) -> Any:
+        """The typed request of an action goal (the request's own checks raise ValidationError)."""
+        return self.from_msg(operation.request, goal)
+
+    def fill_result(self, result: Any, data: Any | None) -> None:
+        """Copy a station result into the action Result (nothing when the operation produced none)."""
+        if data is not None:
+            self._fill(result, data)
+
+    def result(self, operation: Operation, result: Any) -> Any:
+        """The typed result of an action Result."""
+        return self.from_msg(operation.result, result)
+
+    # -- generic --
+
+    def to_msg(self, value: Any, message_class: type) -> Any:
+        message = message_class()
+        self._fill(message, value)
+        return message
+
+    def _fill(self, message: Any, value: Any) -> None:
+        for name, ros_type in message.get_fields_and_field_types().items():
+            if hasattr(value, name):  # properties too (a dose's total_mg)
+                setattr(message, name, self._to_field(getattr(value, name), ros_type))
+
+    def _to_field(self, value: Any, ros_type: str) -> Any:
+        if ros_type.startswith("sequence<"):
+            inner = ros_type[len("sequence<") : ros_type.rindex(">")]
+            if type(value) in self.type_codecs:
+                return self.type_codecs[type(value)][0](value)
+            return [self._to_field(item, inner) for item in value]
+        if "/" in ros_type:
+            if value is None:  # an optional field left empty: the message's zeros (scan: station defaults)
+                return message_type(ros_type)()
+            codec = self.type_codecs.get(type(value))
+            if codec is not None:
+                return codec[0](value)
+            return self.to_msg(value, message_type(ros_type))
+        return _primitive(value, ros_type)
+
+    def from_msg(self, cls: type, message: Any) -> Any:
+        values = {}
+        for name, hint in field_types(cls).items():
+            if hasattr(message, name):
+                values[name] = self._from_field(hint, getattr(message, name))
+        return cls(**values)
+
+    def _from_field(self, hint: Any, value: Any) -> Any:
+        base, _ = optional_of(hint)
+        if base in self.type_codecs:
+            return self.type_codecs[base][1](value)
+        if dataclasses.is_dataclass(base):
+            return self.from_msg(base, value)
+        origin = typing.get_origin(base)
+        if origin in (tuple, list):
+            item_hint = typing.get_args(base)[0]
+            items = [self._from_field(item_hint, item) for item in value]
+            return tuple(items) if origin is tuple else items
+        if base in (float, int, str, bool):
+            return base(value)
+        return value
 
 
-def _unload_result(result: Any, data: UnloadResult | None) -> None:
-    if data is not None:
-        result.furnace, result.source = data.furnace, data.source
-
-
-def _heat_result(result: Any, data: HeatResult | None) -> None:
-    if data is not None:
-        result.max_temperature_c = float(data.max_temperature_c)
-        result.duration_s = float(data.duration_s)
-        result.final_temperature_c = float(data.final_temperature_c)
+def _primitive(value: Any, ros_type: str) -> Any:
+    """A Python value as the message field type wants it (ROS checks field types)."""
+    if ros_type in ("double", "float", "float64", "float32"):
+        return float(value)
+    if ros_type == "boolean":
+        return bool(value)
+    if ros_type.startswith(("string", "wstring")):
+        return str(value)
+    if ros_type.startswith(("int", "uint")) or ros_type in ("byte", "char", "octet"):
+        return int(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -233,63 +296,12 @@ class ActionBinding:
     fill_result: Callable[[Any, Any], None]
 
 
-def _measure_result_filler(now: Callable[[], float]) -> Callable[[Any, MeasureResult | None], None]:
-    def fill(result: Any, data: MeasureResult | None) -> None:
-        if data is not None:
-            result.pattern = pattern_to_msg(data.pattern, now())
-            result.sample_mg, result.holder_id = float(data.sample_mg), data.holder_id
-
-    return fill
-
-
 def bindings(now: Callable[[], float]) -> dict[str, ActionBinding]:
-    """Every station operation's action: name, type, goal -> request, result filler."""
+    """Every operation's action (name, type, goal -> request, result filler), from the registry."""
+    codec = MessageCodec(now)
     return {
-        "dose": ActionBinding(
-            "dose",
-            actions.Dose,
-            lambda g: DoseRequest(
-                sample_from_msg(g.sample),
-                tuple(PowderDose(p.powder, p.target_mg) for p in g.powders),
-                g.position,
-                g.tolerance_rel,
-                g.tolerance_abs_mg,
-            ),
-            _dose_result,
-        ),
-        "mill": ActionBinding(
-            "mill",
-            actions.Mill,
-            lambda g: MillRequest(sample_from_msg(g.sample), g.duration_s, g.frequency_hz, g.ball_count, g.position),
-            _mill_result,
-        ),
-        "transfer": ActionBinding(
-            "transfer",
-            actions.Transfer,
-            lambda g: TransferRequest(sample_from_msg(g.sample), g.source, g.destination),
-            _transfer_result,
-        ),
-        "load_furnace": ActionBinding(
-            "load_furnace",
-            actions.LoadFurnace,
-            lambda g: LoadRequest(sample_from_msg(g.sample), g.source, g.furnace, g.slot),
-            _load_result,
-        ),
-        "unload_furnace": ActionBinding(
-            "unload_furnace",
-            actions.UnloadFurnace,
-            lambda g: UnloadRequest(sample_from_msg(g.sample), g.destination),
-            _unload_result,
-        ),
-        "heat": ActionBinding(
-            "heat", actions.Heat, lambda g: HeatRequest(g.furnace, profile_from_msgs(list(g.profile))), _heat_result
-        ),
-        "measure_xrd": ActionBinding(
-            "measure_xrd",
-            actions.MeasureXrd,
-            lambda g: MeasureRequest(sample_from_msg(g.sample), g.source, g.destination, scan_from_msg(g.scan)),
-            _measure_result_filler(now),
-        ),
+        name: ActionBinding(name, action_type(op), lambda goal, op=op: codec.request(op, goal), codec.fill_result)
+        for name, op in OPERATIONS.items()
     }
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import rclpy
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
-from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg, srv
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.context import Context
@@ -33,19 +32,16 @@ from powderlab.core.errors import (
     UnknownResourceError,
     ValidationError,
 )
+from powderlab.core.samples import SampleRef
 from powderlab.nodes.action_client import LockedActionClient
+from powderlab.nodes.conversions import MessageCodec, action_type
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.qos import ESTOP_SERVICE, HEALTH_TOPIC, LATCHED, MANAGE_SERVICE, POSITIONS_TOPIC, RESET_SERVICE
+from powderlab.stations.operations import OPERATIONS, operation_of
+from powderlab.stations.xrd import MeasureRequest
 
-ACTION_TYPES: dict[str, type] = {
-    "dose": actions.Dose,
-    "mill": actions.Mill,
-    "transfer": actions.Transfer,
-    "load_furnace": actions.LoadFurnace,
-    "unload_furnace": actions.UnloadFurnace,
-    "heat": actions.Heat,
-    "measure_xrd": actions.MeasureXrd,
-}
+# The action class of every operation, from the registry (ADR 0088).
+ACTION_TYPES: dict[str, type] = {name: action_type(op) for name, op in OPERATIONS.items()}
 
 
 @dataclass
@@ -313,14 +309,18 @@ class LabClient:
 
     def measure_xrd(self, station: str, labware_id: str, sample_id: str, source: str, destination: str = "") -> GoalRun:
         """Send a measure_xrd goal (station defaults for the scan) for the crucible at source."""
-        goal = actions.MeasureXrd.Goal(
-            sample=msg.SampleRef(sample_id=sample_id, labware_id=labware_id), source=source, destination=destination
-        )
-        return self.send(station, "measure_xrd", goal)
+        request = MeasureRequest(SampleRef(sample_id, labware_id), source, destination)
+        return self.send(station, "measure_xrd", MessageCodec().goal(request))
 
     def run(self, station: str, action: str, goal: Any, timeout_s: float = 3600.0, **kwargs: Any) -> Any:
         """Send a goal and wait for its Result."""
         return self.send(station, action, goal, **kwargs).result(timeout_s)
+
+    def run_request(self, station: str, request: Any, timeout_s: float = 3600.0, **kwargs: Any) -> tuple[Any, Any]:
+        """Run a typed request (its operation from the registry): (the Result message, the typed result)."""
+        op, codec = operation_of(request), MessageCodec()
+        result = self.run(station, op.name, codec.goal(request), timeout_s, **kwargs)
+        return result, codec.result(op, result)
 
     def close(self) -> None:
         for client in self._action_clients.values():

@@ -7,7 +7,6 @@ import threading
 import uuid
 from typing import Any
 
-from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg, srv
 from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
@@ -25,9 +24,11 @@ from powderlab.core.positions import PositionSnapshot, PositionState
 from powderlab.core.samples import SampleRef
 from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.action_client import LockedActionClient
-from powderlab.nodes.conversions import sample_to_msg
+from powderlab.nodes.conversions import MessageCodec, action_type
 from powderlab.nodes.futures import wait_future
 from powderlab.stations.context import OperationContext
+from powderlab.stations.operations import operation
+from powderlab.stations.transfer import TransferRequest
 
 TRANSFER_TIMEOUT_S = 24 * 3600.0  # a transfer may wait for an arm; the transfer node bounds that itself
 
@@ -56,7 +57,7 @@ class RosCell:
             srv.GetPositions, f"{transfer_node}/get_positions", callback_group=callback_group
         )
         self._transfer = LockedActionClient(
-            node, actions.Transfer, f"{transfer_node}/transfer", callback_group=callback_group
+            node, action_type(operation("transfer")), f"{transfer_node}/transfer", callback_group=callback_group
         )
 
     def destroy(self) -> None:
@@ -84,7 +85,7 @@ class RosCell:
     def transfer(self, sample: SampleRef, source: str, destination: str, context: OperationContext) -> None:
         if not self._transfer.wait_for_server(timeout_sec=self._timeout_s):
             raise DeviceDisconnectedError(self._transfer_node, "transfer action not available; is it active?")
-        goal = actions.Transfer.Goal(sample=sample_to_msg(sample), source=source, destination=destination)
+        goal = MessageCodec().goal(TransferRequest(sample, source, destination))
         goal_id = uuid.uuid4()
         lease = self.lockstep.child(goal_id.hex) if self.lockstep is not None else contextlib.nullcontext()
         with lease:

@@ -12,7 +12,6 @@ import uuid
 from typing import Any
 
 from action_msgs.msg import GoalStatus
-from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg, srv
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -23,91 +22,34 @@ from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationIn
 from powderlab.autonomy.state import OpRecord
 from powderlab.core.errors import DeviceTimeoutError, ErrorCode
 from powderlab.core.positions import PositionSnapshot
-from powderlab.core.recipes import HeatingProfile, ScanSettings
 from powderlab.core.site import SiteProfile
+from powderlab.core.xrd import XrdPattern
 from powderlab.drivers.sim.link import CONTROL, lease_scope
 from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.action_client import LockedActionClient
-from powderlab.nodes.conversions import pattern_from_msg, profile_to_msgs, scan_to_msg
+from powderlab.nodes.conversions import MessageCodec
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.lab_client import ACTION_TYPES
 from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED
 from powderlab.nodes.ros_cell import position_from_msg
+from powderlab.stations.operations import operation
 
 WAIT_CAP_S = 0.2  # wall seconds: the engine looks at the lab at least this often
 ENGINE_LEASE = "campaign-engine"
 FINISHED = {GoalStatus.STATUS_SUCCEEDED, GoalStatus.STATUS_ABORTED, GoalStatus.STATUS_CANCELED}
+CODEC = MessageCodec()  # goals and results carry no stamps: no clock needed
 
 
 def goal_message(action: str, goal: dict[str, Any]) -> Any:
-    """The action goal of a stored operation goal."""
-    sample = msg.SampleRef(sample_id=goal.get("sample_id", ""), labware_id=goal.get("labware_id", ""))
-    if action == "transfer":
-        return actions.Transfer.Goal(sample=sample, source=goal["source"], destination=goal["destination"])
-    if action == "dose":
-        powders = [msg.PowderDose(powder=p["powder"], target_mg=float(p["target_mg"])) for p in goal["powders"]]
-        return actions.Dose.Goal(sample=sample, powders=powders)
-    if action == "mill":
-        return actions.Mill.Goal(
-            sample=sample,
-            duration_s=float(goal["duration_s"]),
-            frequency_hz=float(goal["frequency_hz"]),
-            ball_count=int(goal["ball_count"]),
-        )
-    if action == "load_furnace":
-        return actions.LoadFurnace.Goal(
-            sample=sample, source=goal["source"], furnace=goal.get("furnace", ""), slot=int(goal.get("slot", -1))
-        )
-    if action == "unload_furnace":
-        return actions.UnloadFurnace.Goal(sample=sample, destination=goal["destination"])
-    if action == "heat":
-        return actions.Heat.Goal(
-            furnace=goal["furnace"], profile=profile_to_msgs(HeatingProfile.from_list(goal["profile"]))
-        )
-    if action == "measure_xrd":
-        scan = goal.get("scan")
-        return actions.MeasureXrd.Goal(
-            sample=sample,
-            source=goal.get("source", ""),
-            destination=goal.get("destination", ""),
-            scan=scan_to_msg(ScanSettings(**scan) if scan else None),
-        )
-    raise ValueError(f"unknown action {action}")
+    """The action goal of a stored operation goal (through its typed request)."""
+    return CODEC.goal(operation(action).request_from_data(goal))
 
 
-def result_dict(action: str, result: Any) -> dict[str, Any]:
-    """Plain data of an action Result (the pattern travels separately)."""
-    if action == "dose":
-        return {
-            "doses": [
-                {
-                    "powder": d.powder,
-                    "target_mg": d.target_mg,
-                    "actual_mg": d.actual_mg,
-                    "within_tolerance": d.within_tolerance,
-                    "complete": d.complete,
-                }
-                for d in result.doses
-            ],
-            "total_mg": result.total_mg,
-        }
-    if action == "mill":
-        return {"milled_s": result.milled_s}
-    if action == "transfer":
-        return {"arms": list(result.arms), "path": list(result.path)}
-    if action == "load_furnace":
-        return {"furnace": result.furnace, "slot": result.slot, "position": result.position}
-    if action == "unload_furnace":
-        return {"furnace": result.furnace, "source": result.source}
-    if action == "heat":
-        return {
-            "max_temperature_c": result.max_temperature_c,
-            "duration_s": result.duration_s,
-            "final_temperature_c": result.final_temperature_c,
-        }
-    if action == "measure_xrd":
-        return {"sample_mg": result.sample_mg, "holder_id": result.holder_id}
-    return {}
+def result_data(action: str, result: Any) -> tuple[dict[str, Any], XrdPattern | None]:
+    """The stored data of an action Result, and the pattern it carries (stored on its own)."""
+    op = operation(action)
+    typed = CODEC.result(op, result)
+    return op.result_to_data(typed), op.pattern(typed)
 
 
 class RosLabPort:
@@ -245,14 +187,14 @@ class RosLabPort:
     def _result(self, op: OpRecord, response: Any, started: float | None) -> None:
         self._handles.pop(op.id, None)
         result = response.result
-        pattern = pattern_from_msg(result.pattern) if op.action == "measure_xrd" and result.error_code == 0 else None
+        data, pattern = result_data(op.action, result)
         self._finish(
             Completion(
                 op.id,
                 int(result.error_code),
                 result.error_msg,
-                result_dict(op.action, result),
-                pattern,
+                data,
+                pattern if result.error_code == 0 else None,
                 started,
                 self.now(),
             )

@@ -11,14 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg
 
 from powderlab.core.errors import ErrorCode, OperationError, UnknownResourceError
 from powderlab.core.recipes import Recipe
+from powderlab.core.samples import SampleRef
 from powderlab.core.site import SiteProfile
-from powderlab.nodes.conversions import profile_to_msgs, scan_to_msg
 from powderlab.nodes.lab_client import LabClient, error_name
+from powderlab.stations.dosing import DoseRequest
+from powderlab.stations.furnace import HeatRequest, LoadRequest, UnloadRequest
+from powderlab.stations.milling import MillRequest
+from powderlab.stations.operations import operation_of
+from powderlab.stations.transfer import TransferRequest
+from powderlab.stations.xrd import MeasureRequest
 
 
 @dataclass
@@ -33,7 +38,7 @@ class StepReport:
     code: int
     message: str
     seconds: float
-    result: Any = None
+    result: Any = None  # the typed result (e.g. MeasureResult)
 
     @property
     def ok(self) -> bool:
@@ -81,18 +86,20 @@ class SampleProcedure:
                 return name, position.labware_id
         raise OperationError("no clean crucible left in storage/*", ErrorCode.POSITION_EMPTY)
 
-    def _step(self, station_kind: str, action: str, goal: Any, description: str) -> Any:
-        station = self.names[station_kind]
+    def _step(self, request: Any, description: str) -> Any:
+        """Run one typed request on the station of its operation's kind; its typed result."""
+        op = operation_of(request)
+        station = self.names[op.station_kind]
         started = time.monotonic()
-        result = self.client.run(station, action, goal)
+        message, result = self.client.run_request(station, request)
         report = StepReport(
             len(self.reports) + 1,
             STEP_COUNT,
             station,
-            action,
+            op.name,
             description,
-            result.error_code,
-            result.error_msg,
+            message.error_code,
+            message.error_msg,
             time.monotonic() - started,
             result,
         )
@@ -100,70 +107,33 @@ class SampleProcedure:
         if self.on_step is not None:
             self.on_step(report)
         if not report.ok:
-            raise OperationError(f"step {report.index} failed: {report.message}", ErrorCode(result.error_code))
+            raise OperationError(f"step {report.index} failed: {report.message}", ErrorCode(message.error_code))
         return result
 
     def run(self, recipe: Recipe, sample_id: str) -> list[StepReport]:
         """Run every step; raises OperationError at the first failure (reports hold what happened)."""
         source, crucible = self._fresh_crucible()
-        sample = msg.SampleRef(sample_id=sample_id, labware_id=crucible)
+        sample = SampleRef(sample_id, crucible)
         balance = f"{self.names['dosing']}/balance"
         clamp = f"{self.names['milling']}/clamp"
+        self._step(TransferRequest(sample, source, balance), f"{crucible} {source} -> {balance}")
         self._step(
-            "transfer",
-            "transfer",
-            actions.Transfer.Goal(sample=sample, source=source, destination=balance),
-            f"{crucible} {source} -> {balance}",
-        )
-        powders = [msg.PowderDose(powder=d.powder, target_mg=float(d.target_mg)) for d in recipe.precursors]
-        self._step(
-            "dosing",
-            "dose",
-            actions.Dose.Goal(sample=sample, powders=powders),
+            DoseRequest(sample, recipe.precursors),
             ", ".join(f"{d.powder} {d.target_mg:g} mg" for d in recipe.precursors),
         )
-        self._step(
-            "transfer",
-            "transfer",
-            actions.Transfer.Goal(sample=sample, source=balance, destination=clamp),
-            f"{crucible} {balance} -> {clamp}",
-        )
+        self._step(TransferRequest(sample, balance, clamp), f"{crucible} {balance} -> {clamp}")
         milling = recipe.milling
         self._step(
-            "milling",
-            "mill",
-            actions.Mill.Goal(
-                sample=sample,
-                duration_s=float(milling.duration_s),
-                frequency_hz=milling.frequency_hz,
-                ball_count=milling.ball_count,
-            ),
+            MillRequest(sample, milling.duration_s, milling.frequency_hz, milling.ball_count),
             f"{milling.duration_s:g} s at {milling.frequency_hz:g} Hz",
         )
-        loaded = self._step(
-            "furnace",
-            "load_furnace",
-            actions.LoadFurnace.Goal(sample=sample, source=clamp, slot=-1),
-            f"{crucible} {clamp} -> a free furnace slot",
-        )
+        loaded = self._step(LoadRequest(sample, clamp), f"{crucible} {clamp} -> a free furnace slot")
         self._step(
-            "furnace",
-            "heat",
-            actions.Heat.Goal(furnace=loaded.furnace, profile=profile_to_msgs(recipe.heating)),
+            HeatRequest(loaded.furnace, recipe.heating),
             f"{loaded.furnace}: {len(recipe.heating.segments)} segments to {recipe.heating.max_temperature_c:g} C",
         )
         buffer = self._free("buffer/")
-        self._step(
-            "furnace",
-            "unload_furnace",
-            actions.UnloadFurnace.Goal(sample=sample, destination=buffer),
-            f"{crucible} {loaded.position} -> {buffer}",
-        )
+        self._step(UnloadRequest(sample, buffer), f"{crucible} {loaded.position} -> {buffer}")
         done = self._free("done/")
-        self._step(
-            "xrd",
-            "measure_xrd",
-            actions.MeasureXrd.Goal(sample=sample, source=buffer, destination=done, scan=scan_to_msg(recipe.scan)),
-            f"{crucible} from {buffer}, then to {done}",
-        )
+        self._step(MeasureRequest(sample, buffer, done, recipe.scan), f"{crucible} from {buffer}, then to {done}")
         return self.reports

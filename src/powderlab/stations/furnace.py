@@ -7,7 +7,6 @@ is sent in only after the door reports open.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ from powderlab.core.errors import (
     PowderLabError,
     UnknownResourceError,
 )
-from powderlab.core.positions import PositionState
+from powderlab.core.positions import Position, PositionState, furnace_of
 from powderlab.core.recipes import HeatingProfile
 from powderlab.core.samples import SampleRef
 from powderlab.core.units import require_int_range
@@ -35,7 +34,6 @@ ARM_MAY_BE_IN_DOORWAY = {
     ErrorCode.TIMEOUT,
     ErrorCode.ESTOPPED,
 }
-SLOT_PATTERN = re.compile(r"^(?P<furnace>[^/]+)/slot_(?P<slot>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,7 @@ class FurnaceStation(Station):
         return self.cell
 
     def _slot_positions(self, furnace: str) -> list[str]:
-        return [f"{furnace}/slot_{i}" for i in range(1, self.furnace(furnace).slot_count + 1)]
+        return [Position.slot(furnace, i).name for i in range(1, self.furnace(furnace).slot_count + 1)]
 
     def readings(self) -> list[FurnaceReading]:
         """Every furnace's door, temperatures and program (for the status topic)."""
@@ -149,9 +147,9 @@ class FurnaceStation(Station):
         if self.cell is not None:
             try:
                 for position in self.cell.positions():
-                    match = SLOT_PATTERN.match(position.name)
-                    if match and position.labware is not None:
-                        occupied[match["furnace"]] = occupied.get(match["furnace"], 0) + 1
+                    owner = furnace_of(position.name)
+                    if owner and position.labware is not None:
+                        occupied[owner] = occupied.get(owner, 0) + 1
             except PowderLabError:
                 pass
         readings = []
@@ -243,7 +241,7 @@ class FurnaceStation(Station):
     def load(self, request: LoadRequest, context: OperationContext) -> LoadResult:
         furnace, slot = self._choose_slot(request)
         context.hold(furnace)
-        position = f"{furnace}/slot_{slot}"
+        position = Position.slot(furnace, slot).name
         self._transfer_through_door(furnace, request.sample, request.source, position, context)
         context.feedback(stage="done", furnace=furnace)
         return LoadResult(furnace, slot, position)
@@ -282,7 +280,7 @@ class FurnaceStation(Station):
 
     def unload(self, request: UnloadRequest, context: OperationContext) -> UnloadResult:
         source = self._find_in_furnace(request.sample)
-        furnace_name = SLOT_PATTERN.match(source)["furnace"]  # type: ignore[index]
+        furnace_name = furnace_of(source)
         context.hold(furnace_name)
         furnace = self.furnace(furnace_name)
         if furnace.program().running:
@@ -303,7 +301,7 @@ class FurnaceStation(Station):
 
     def _find_in_furnace(self, sample: SampleRef) -> str:
         for position in self._cell().positions():
-            if not SLOT_PATTERN.match(position.name) or position.labware is None:
+            if not furnace_of(position.name) or position.labware is None:
                 continue
             if position.labware.labware_id == sample.labware_id or (
                 sample.sample_id and position.sample_id == sample.sample_id and not sample.labware_id

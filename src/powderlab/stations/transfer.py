@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from powderlab.core.clock import Clock
 from powderlab.core.errors import DeviceError, ErrorCode, OperationError, PowderLabError, UnknownResourceError
 from powderlab.core.labware import Labware, parse_labware_kind
-from powderlab.core.positions import PositionSnapshot, PositionSpec, PositionTable
+from powderlab.core.positions import Position, PositionSnapshot, PositionSpec, PositionTable
 from powderlab.core.samples import SampleRef
 from powderlab.core.site import SiteProfile, StationConfig
 from powderlab.drivers.arm import Arm, Height
@@ -68,7 +68,7 @@ MOVES_PER_LEG = 6  # approach, grasp, retreat at the source; approach, place, re
 
 
 def gripper_position(arm: str) -> str:
-    return f"{arm}/gripper"
+    return Position.gripper(arm).name
 
 
 class TransferStation(ArmTeleop, Station):

@@ -26,9 +26,9 @@ class MeasureRequest:
 
 @dataclass
 class MeasureResult:
-    """The pattern and what was put on the holder."""
+    """The pattern and what was put on the holder (no pattern: read back from a failed goal or the records)."""
 
-    pattern: XrdPattern
+    pattern: XrdPattern | None
     sample_mg: float
     holder_id: str
 
