@@ -13,6 +13,9 @@ from powderlab_interfaces.srv import ManageLab
 
 from powderlab.core.errors import ErrorCode, StationUnavailableError
 from powderlab.core.recipes import HeatingProfile, HeatingSegment, SegmentKind
+from powderlab.core.samples import SampleRef
+from powderlab.stations.dosing import WeighRequest, WeighResult
+from powderlab.stations.transfer import TransferRequest
 from tests.ros.conftest import LONG_PROFILE, heat_goal, sample, transfer_goal
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -52,6 +55,21 @@ def test_temperature_above_the_furnace_limit_is_rejected(client):
 def test_occupied_position_is_rejected(client):
     result = client.run("transfer", "transfer", transfer_goal("crucible_10", "storage/10", "storage/11"), timeout_s=30)
     assert result.error_code == ErrorCode.POSITION_OCCUPIED and "storage/11" in result.error_msg
+
+
+def test_weigh_is_served_by_the_dosing_node_from_the_registry(client):
+    """The operation added by registry + station + interface only (ADR 0088) reaches the lab."""
+    crucible = SampleRef("", "crucible_20")
+    moved, _ = client.run_request("transfer", TransferRequest(crucible, "storage/20", "dosing/balance"), timeout_s=60)
+    assert moved.error_code == ErrorCode.NONE, moved.error_msg
+    try:
+        message, weighed = client.run_request("dosing", WeighRequest(crucible), timeout_s=60)
+        assert message.error_code == ErrorCode.NONE and "mg on the balance" in message.error_msg
+        assert isinstance(weighed, WeighResult) and weighed.mass_mg == pytest.approx(message.mass_mg)
+        wrong, _ = client.run_request("dosing", WeighRequest(SampleRef("", "crucible_21")), timeout_s=60)
+        assert wrong.error_code == ErrorCode.WRONG_LABWARE
+    finally:
+        client.run_request("transfer", TransferRequest(crucible, "dosing/balance", "storage/20"), timeout_s=60)
 
 
 def test_estop_aborts_running_goals_and_reset_recovers(client):

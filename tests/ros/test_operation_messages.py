@@ -16,7 +16,7 @@ CODEC = MessageCodec(lambda: 42.25)
 
 def test_every_operation_has_its_action_type():
     assert set(ACTION_TYPES) == set(OPERATIONS)
-    assert ACTION_TYPES["dose"] is actions.Dose
+    assert ACTION_TYPES["dose"] is actions.Dose and ACTION_TYPES["weigh"] is actions.Weigh
     assert set(bindings(lambda: 0.0)) == set(OPERATIONS)
 
 

@@ -5,17 +5,18 @@ import dataclasses
 import numpy as np
 import pytest
 
-from powderlab.core.errors import UnknownResourceError, ValidationError
+from powderlab.core.errors import ErrorCode, UnknownResourceError, ValidationError
 from powderlab.core.recipes import HeatingProfile, PowderDose, ScanSettings
 from powderlab.core.samples import SampleRef
 from powderlab.core.xrd import XrdPattern
-from powderlab.stations.dosing import DoseRecord, DoseRequest, DoseResult
+from powderlab.stations.dosing import DoseRecord, DoseRequest, DoseResult, WeighRequest, WeighResult
 from powderlab.stations.factory import STATION_CLASSES
 from powderlab.stations.furnace import HeatRequest, HeatResult, LoadRequest, LoadResult, UnloadRequest, UnloadResult
 from powderlab.stations.milling import MillRequest, MillResult
 from powderlab.stations.operations import OPERATIONS, operation, operation_of
 from powderlab.stations.transfer import TransferRequest, TransferResult
 from powderlab.stations.xrd import MeasureRequest, MeasureResult
+from tests.stations.conftest import move
 
 SAMPLE = SampleRef("S1", "crucible_01")
 PROFILE = HeatingProfile.from_list(
@@ -28,6 +29,7 @@ EXAMPLES = {
         DoseRequest(SAMPLE, (PowderDose("Li2CO3", 377.5), PowderDose("Co3O4", 820.2)), "", 0.02, 0.0),
         DoseResult([DoseRecord("Li2CO3", 377.5, 377.1, True, True), DoseRecord("Co3O4", 820.2, 12.0)]),
     ),
+    "weigh": (WeighRequest(SAMPLE), WeighResult(15123.4)),
     "mill": (MillRequest(SAMPLE, 600.0, 25.0, 4), MillResult(600.0)),
     "transfer": (
         TransferRequest(SAMPLE, "storage/1", "dosing/balance"),
@@ -109,3 +111,18 @@ def test_bad_data_names_the_operation_and_the_field():
         OPERATIONS["dose"].request_to_data(EXAMPLES["mill"][0])
     with pytest.raises(UnknownResourceError, match="regrind"):
         operation("regrind")
+
+
+def test_weigh_reports_the_gross_mass_on_the_balance(lab):
+    """The operation added through the registry: dose, then weigh what the crucible holds."""
+    move(lab, "crucible_01", "storage/1", "dosing/balance")
+    dosing = lab["dosing"]
+    dosed = dosing.run("dose", DoseRequest(SAMPLE, (PowderDose("Li2CO3", 377.5),)))
+    assert dosed.ok, dosed.message
+    weighed = dosing.run("weigh", WeighRequest(SAMPLE))
+    assert weighed.ok, weighed.message
+    assert weighed.result.mass_mg == pytest.approx(dosed.result.total_mg, abs=0.05)
+    assert "mg on the balance" in weighed.message
+    assert dosing.estimate_s("weigh", WeighRequest(SAMPLE)) > 0
+    wrong = dosing.run("weigh", WeighRequest(SampleRef("S1", "crucible_02")))
+    assert wrong.code is ErrorCode.WRONG_LABWARE

@@ -53,11 +53,26 @@ class DoseResult:
         return sum(d.actual_mg for d in self.doses)
 
 
+@dataclass(frozen=True)
+class WeighRequest:
+    """Weigh the crucible at position (default: the station's balance), powder and all."""
+
+    sample: SampleRef
+    position: str = ""
+
+
+@dataclass
+class WeighResult:
+    """The gross mass on the balance: the crucible and whatever is in it."""
+
+    mass_mg: float
+
+
 class DosingStation(Station):
     """Tare, then per powder: coarse dose, fine doses until within tolerance, stable reading, record."""
 
     kind: ClassVar[str] = "dosing"
-    operations: ClassVar[dict[str, str]] = {"dose": "dose"}
+    operations: ClassVar[dict[str, str]] = {"dose": "dose", "weigh": "weigh"}
     manual: ClassVar[dict[str, str]] = {"tare": "manual_tare"}
     default_parameters: ClassVar[dict[str, Any]] = {
         **Station.default_parameters,
@@ -116,6 +131,18 @@ class DosingStation(Station):
         """Tare the balance on its next stable reading (the station is held: never during a dose)."""
         tare = self.balance.tare(float(self.parameters["stable_timeout_s"]))
         return ManualResult(f"balance tared at {tare:.2f} mg", tare)
+
+    def weigh(self, request: WeighRequest, context: OperationContext) -> WeighResult:
+        """The gross mass of the crucible on the balance, e.g. to check a dose after the fact.
+
+        The balance tares on this load (its tare is the gross mass); a dose tares again anyway.
+        """
+        position = request.position or self.own_position(str(self.parameters["balance_position"]))
+        self.require_labware_at(position, request.sample)
+        context.feedback(stage="settling")
+        mass = self.balance.tare(float(self.parameters["stable_timeout_s"]))
+        context.feedback(stage="done", mass_mg=mass)
+        return WeighResult(mass)
 
     def dose(self, request: DoseRequest, context: OperationContext) -> DoseResult:
         position = request.position or self.own_position(str(self.parameters["balance_position"]))
@@ -195,8 +222,12 @@ class DosingStation(Station):
         except PowderLabError:
             return fallback
 
-    def estimate_s(self, operation: str, request: DoseRequest) -> float:
+    def estimate_s(self, operation: str, request: DoseRequest | WeighRequest) -> float:
+        if isinstance(request, WeighRequest):
+            return float(self.parameters["stable_timeout_s"])  # one stable reading, at most
         return float(self.parameters["expected_s_per_powder"]) * len(request.powders)
 
-    def summary(self, operation: str, result: DoseResult) -> str:
+    def summary(self, operation: str, result: DoseResult | WeighResult) -> str:
+        if isinstance(result, WeighResult):
+            return f"{result.mass_mg:.2f} mg on the balance"
         return f"dosed {len(result.doses)} powders, {result.total_mg:.2f} mg in total"

@@ -35,7 +35,7 @@ from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.recipes import HeatingProfile
 from powderlab.core.samples import SampleRef
 from powderlab.core.xrd import XrdPattern
-from powderlab.stations.dosing import DoseRequest, DoseResult
+from powderlab.stations.dosing import DoseRequest, DoseResult, WeighRequest, WeighResult
 from powderlab.stations.furnace import HeatRequest, HeatResult, LoadRequest, LoadResult, UnloadRequest, UnloadResult
 from powderlab.stations.milling import MillRequest, MillResult
 from powderlab.stations.transfer import TransferRequest, TransferResult
@@ -97,6 +97,7 @@ OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
         Operation("dose", "dosing", DoseRequest, DoseResult, "powderlab_interfaces/action/Dose", ("total_mg",)),
+        Operation("weigh", "dosing", WeighRequest, WeighResult, "powderlab_interfaces/action/Weigh"),
         Operation("mill", "milling", MillRequest, MillResult, "powderlab_interfaces/action/Mill"),
         Operation("transfer", "transfer", TransferRequest, TransferResult, "powderlab_interfaces/action/Transfer"),
         Operation("load_furnace", "furnace", LoadRequest, LoadResult, "powderlab_interfaces/action/LoadFurnace"),
