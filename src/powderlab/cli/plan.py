@@ -36,11 +36,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     propose.add_argument("--json", action="store_true")
     propose.set_defaults(handler=run_propose_targets)
 
-    recipes = commands.add_parser("recipes", help="the first recipes of a target, ranked by driving force")
-    recipes.add_argument("target")
-    recipes.add_argument("--count", type=int, default=5)
-    recipes.add_argument("--site", default="default", help="site profile whose dosing heads are the inventory")
-    recipes.add_argument("--json", action="store_true")
+    recipes = commands.add_parser(
+        "recipes",
+        help="first recipes of any target formula: literature precedent, driving force, temperature",
+        description="First recipes for a target formula (stoichiometric or doped) or for every target of a "
+        "file: precursor sets similar targets of the literature used (Kononova et al., Sci. Data 2019; "
+        "He et al., Sci. Adv. 2023), balanced with their gases, ranked with the driving force, each with why.",
+    )
+    recipes.add_argument("target", nargs="?", help="a formula, e.g. Ba0.8Sr0.2TiO3 (or --targets-file)")
+    recipes.add_argument("--targets-file", metavar="FILE", help="one target formula a line (# comments)")
+    recipes.add_argument(
+        "--inventory", metavar="FILE", help="powders, one formula a line (# comments); default: the site's dosing heads"
+    )
+    recipes.add_argument("--count", type=int, default=5, help="recipes per target (default 5)")
+    recipes.add_argument("--batch-mg", type=float, default=1000.0, help="batch mass for the printed masses (mg)")
+    recipes.add_argument("--site", default="default", help="site profile whose dosing heads are the default inventory")
+    recipes.add_argument("--json", action="store_true", help="one JSON object keyed by target")
     recipes.set_defaults(handler=run_recipes)
 
     for name, helptext, handler in (
@@ -96,21 +107,55 @@ def run_propose_targets(args: argparse.Namespace) -> int:
 
 
 def run_recipes(args: argparse.Namespace) -> int:
-    from powderlab.planner.inventory import Inventory
-    from powderlab.planner.recipes import first_recipes, precursor_sets
+    from powderlab.core.errors import ValidationError
+    from powderlab.planner.literature import Inventory
+    from powderlab.planner.literature_recipes import FirstRecipePlanner
 
-    sets = precursor_sets(args.target, Inventory.from_site(args.site))
-    choices = first_recipes(sets, args.count)
-    data, lines = [], []
-    for number, choice in enumerate(choices, start=1):
-        recipe = choice.recipe()
-        doses = ", ".join(f"{d.powder} {d.target_mg:.1f} mg" for d in recipe.precursors)
-        lines.append(f"{number}. {recipe.recipe_id}: {doses}\n   " + "\n   ".join(choice.why))
-        data.append({"recipe": recipe.to_dict(), "why": list(choice.why)})
-    if not choices:
-        lines.append(f"no precursor set for {args.target} from the inventory of site {args.site}")
+    if (args.target is None) == (args.targets_file is None):
+        raise ValidationError("plan recipes", "give one target formula or --targets-file FILE (not both)")
+    if args.count < 1:
+        raise ValidationError("--count", f"{args.count}; allowed: 1 or more")
+    targets = [args.target] if args.target is not None else _targets_file(args.targets_file)
+    if args.inventory:
+        inventory = Inventory.from_file(args.inventory)
+    else:
+        from powderlab.planner.inventory import Inventory as SiteInventory
+
+        site = SiteInventory.from_site(args.site)
+        inventory = Inventory(site.powders, site.source)
+    planner = FirstRecipePlanner(inventory)
+    data: dict[str, Any] = {}
+    lines: list[str] = []
+    for target in targets:
+        try:
+            recipes = planner.recipes(target, args.count)
+        except ValidationError as error:
+            data[target] = {"error": str(error).split(": ", 1)[-1]}
+            lines.append(f"{target}: error: {data[target]['error']}")
+            continue
+        data[target] = [r.to_dict() for r in recipes]
+        lines.append(f"{target}: {len(recipes)} recipes from {inventory.source or 'the inventory'}")
+        for number, recipe in enumerate(recipes, start=1):
+            masses = ", ".join(f"{name} {mg:.1f} mg" for name, mg in recipe.masses_mg(args.batch_mg).items())
+            lines.append(f"  {number}. {' + '.join(recipe.precursors)} at {recipe.temperature_c:.0f} C")
+            lines.append(f"     {recipe.equation}")
+            lines.append(f"     {args.batch_mg:g} mg batch: {masses}")
+            lines += [f"     why: {reason}" for reason in recipe.why]
     _emit(args, data, "\n".join(lines))
-    return 0 if choices else 1
+    return 1 if any(isinstance(v, dict) for v in data.values()) else 0
+
+
+def _targets_file(path: str) -> list[str]:
+    from powderlab.core.errors import ValidationError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValidationError("--targets-file", f"cannot read {path}: {error.strerror or error}") from None
+    targets = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    if not targets:
+        raise ValidationError("--targets-file", f"{path} lists no target (one formula a line)")
+    return targets
 
 
 # --- the queue: a state file or the planner node ---------------------------------------------
