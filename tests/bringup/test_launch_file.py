@@ -43,6 +43,7 @@ def launch_file(monkeypatch):
     modules["launch"].LaunchDescription = list
     modules["launch.actions"].DeclareLaunchArgument = type("DeclareLaunchArgument", (Recorded,), {})
     modules["launch.actions"].OpaqueFunction = type("OpaqueFunction", (Recorded,), {})
+    modules["launch.actions"].SetEnvironmentVariable = type("SetEnvironmentVariable", (Recorded,), {})
     modules["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
     modules["launch_ros.actions"].Node = type("Node", (Recorded,), {})
     modules["launch_ros.actions"].LifecycleNode = type("LifecycleNode", (Recorded,), {})

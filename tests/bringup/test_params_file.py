@@ -9,7 +9,15 @@ from powderlab.nodes.station_node import COMMON_PARAMETERS
 from powderlab.nodes.teleop import JOY_PARAMETERS
 from powderlab.stations.factory import STATION_CLASSES
 
-MANAGER = {"autostart", "health_period_s", "transition_timeout_s", "service_wait_s", "managed_nodes"}
+MANAGER = {
+    "autostart",
+    "health_period_s",
+    "transition_timeout_s",
+    "service_wait_s",
+    "managed_nodes",
+    "liveliness_lease_s",
+    "reactivate",
+}
 SIM_CLOCK = {"time_factor", "publish_rate_hz"}
 
 

@@ -20,6 +20,12 @@ LAUNCH_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
         "site profile: a name in share/powderlab/hardware or a path to a YAML file; "
         "backend:=real needs a site whose devices all have endpoints",
     ),
+    (
+        "host",
+        "",
+        "this computer's name in the site profile's hosts: start only what the site places on it, with the site's "
+        "discovery settings (empty: every node on this machine, on loopback)",
+    ),
     ("station_backends", "", "per-station backend overrides, e.g. 'dosing=real,milling=mock'"),
     ("params_file", "", "ROS params file keyed by node name (empty: share/powderlab/launch/powderlab.yaml)"),
     ("namespace", "", "namespace of every node of this lab"),
@@ -108,4 +114,5 @@ def manifest_from_launch_args(values: Mapping[str, str]) -> LabManifest:
         if parse_bool("autonomy", args["autonomy"])
         else None,
         dashboard=dashboard,
+        host=args["host"] or None,
     )

@@ -7,7 +7,7 @@ station (like the UR driver's use_mock_hardware switch: nothing else changes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import yaml
 
 from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.resources import data_path
-from powderlab.core.site import SiteProfile
+from powderlab.core.site import SINGLE_HOST, SiteProfile
 
 BACKENDS = ("mock", "sim", "real")
 PACKAGE = "powderlab"
@@ -49,10 +49,20 @@ class LabManifest:
     backend: str
     namespace: str = ""
     use_sim_time: bool = False
+    # The computer this manifest is the share of ('' = the whole lab on this machine) and the discovery
+    # variables its nodes need (empty: the caller's environment, loopback by default).
+    host: str = ""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    lab_stations: tuple[str, ...] = ()  # every station of the lab, on whichever computer
 
     @property
     def stations(self) -> list[NodeSpec]:
         return [node for node in self.nodes if node.lifecycle]
+
+    @property
+    def manages_lab(self) -> bool:
+        """This share runs the lab manager (stops the lab on exit); other shares stop only their stations."""
+        return any(node.name == "lab_manager" for node in self.nodes)
 
     def node(self, name: str) -> NodeSpec:
         for node in self.nodes:
@@ -79,6 +89,7 @@ def build_manifest(
     state_dir: str | Path | None = None,
     autonomy: Mapping[str, Any] | bool | None = None,
     dashboard: Mapping[str, Any] | None = None,
+    host: str | None = None,
 ) -> LabManifest:
     """Build the lab's manifest. time_factor > 0 adds a sim_clock node (and implies use_sim_time).
 
@@ -87,6 +98,9 @@ def build_manifest(
     autonomy: add the autonomy node (True, or its parameters, e.g. {"database": ...}).
     dashboard: None for no dashboard; else the dashboard node's parameters (e.g. {"port": 8080},
     see powderlab.dashboard.server.PARAMETERS; the rest come from the params file).
+    host: only the nodes the site profile places on this computer (`hosts:`, ADR 0095), with the site's
+    discovery settings; None: every node on this machine. On a site with several hosts a node that is
+    not on the time server's computer follows /clock instead (lockstep goes through a Unix socket).
     """
     if backend not in BACKENDS:
         raise ValidationError("backend", f"'{backend}' is not a backend; allowed: {', '.join(BACKENDS)}")
@@ -110,6 +124,26 @@ def build_manifest(
     # On sim time, stations and the campaign engine wait through one time server, in lockstep (ADR 0082):
     # the twin, or the sim_clock node of a lab without one.
     time_server = _twin_address(backend_options) if uses_twin else ("default" if time_factor > 0 else "")
+    placement = _placement(profile, host)
+    clock_host = placement("twin")
+    if uses_twin:
+        for name in profile.stations:
+            if station_backends.get(name, backend) == "sim" and placement(name) != clock_host:
+                raise ValidationError(
+                    f"station '{name}'",
+                    f"runs on host '{placement(name)}' but its sim drivers reach the twin through a Unix socket on "
+                    f"host '{clock_host}': place it there or give it another backend (--station-backend)",
+                )
+
+    # The engine holds a lease for each goal until its station takes it over, which a station away from
+    # the time server cannot: the engine is in lockstep only when every station is beside the clock.
+    everything_beside_clock = all(placement(name) == clock_host for name in profile.stations)
+
+    def server_for(node: str) -> str:
+        if node == "autonomy" and not everything_beside_clock:
+            return ""
+        return time_server if placement(node) == clock_host else ""
+
     # The transfer station owns the positions and the arms: it starts first.
     ordered = sorted(profile.stations.values(), key=lambda s: (s.kind != "transfer", s.name))
     transfer = next((s.name for s in ordered if s.kind == "transfer"), "transfer")
@@ -125,8 +159,8 @@ def build_manifest(
             "backend_options": backend_options,
             "transfer_node": transfer,
             # with a time server the station takes sim time from it and needs no /clock (nor its wake-ups)
-            "use_sim_time": use_sim_time and not time_server,
-            "time_server": time_server,
+            "use_sim_time": use_sim_time and not server_for(station.name),
+            "time_server": server_for(station.name),
         }
         if station.kind == "transfer" and state_dir is not None:
             parameters["state_file"] = str(Path(state_dir) / f"{station.name}-positions.json")
@@ -139,7 +173,7 @@ def build_manifest(
         from powderlab.twin.options import twin_parameters
 
         twin = twin_parameters(backend_options, time_factor, site_arg)
-        if autonomy:  # a campaign's lab time starts with its first work, not with the lab's start-up
+        if autonomy and server_for("autonomy"):  # a campaign's lab time starts with its first work
             twin["hold_until_work"] = True
         nodes.insert(0, NodeSpec("twin", "twin_node", "powderlab.nodes.twin_node", namespace, twin))
     elif time_factor > 0:
@@ -149,7 +183,7 @@ def build_manifest(
                 "sim_clock",
                 "powderlab.nodes.sim_clock",
                 namespace,
-                {"time_factor": time_factor, "hold_until_work": bool(autonomy)},
+                {"time_factor": time_factor, "hold_until_work": bool(autonomy) and bool(server_for("autonomy"))},
             )
         )
     nodes.append(
@@ -165,8 +199,11 @@ def build_manifest(
     if autonomy:
         extra = dict(autonomy) if isinstance(autonomy, Mapping) else {}
         parameters = {"site": site_arg, "transfer_node": transfer, "use_sim_time": use_sim_time, **extra}
-        if time_server:
-            parameters.setdefault("time_server", time_server)
+        if server_for("autonomy"):
+            parameters.setdefault("time_server", server_for("autonomy"))
+        database_host = placement("database")
+        if "database" not in parameters and profile.multihost and profile.host(database_host).database_url:
+            parameters["database"] = profile.host(database_host).database_url
         if state_dir is not None and "database" not in extra:
             parameters["database"] = str(Path(state_dir) / "autonomy.sqlite")
         nodes.append(NodeSpec("autonomy", "autonomy_node", "powderlab.nodes.autonomy_node", namespace, parameters))
@@ -180,7 +217,29 @@ def build_manifest(
                 {"stations": [s.name for s in ordered], "use_sim_time": use_sim_time, **dashboard},
             )
         )
-    return LabManifest(tuple(nodes), params, profile, backend, namespace, use_sim_time)
+    lab_stations = tuple(s.name for s in ordered)
+    if host is None:
+        return LabManifest(tuple(nodes), params, profile, backend, namespace, use_sim_time, lab_stations=lab_stations)
+    share = tuple(node for node in nodes if placement(_placed_as(node)) == host)
+    environment = profile.network.environment() if profile.multihost else {}
+    return LabManifest(share, params, profile, backend, namespace, use_sim_time, host, environment, lab_stations)
+
+
+def _placed_as(node: NodeSpec) -> str:
+    """The station or service name a node is placed by in a site's `hosts:`."""
+    return "twin" if node.name == "sim_clock" else node.name
+
+
+def _placement(profile: SiteProfile, host: str | None) -> Callable[[str], str]:
+    """station or service -> its computer; services a profile places nowhere go with the lab manager."""
+    if host is not None:
+        profile.host(host)  # an unknown host is refused, naming the site's hosts
+    manager_host = profile.host_of("lab_manager")
+
+    def place(name: str) -> str:
+        return (profile.host_of(name) or manager_host) if profile.multihost else SINGLE_HOST
+
+    return place
 
 
 def _twin_address(backend_options: str) -> str:

@@ -31,6 +31,11 @@ PR_SET_PDEATHSIG = 1
 NODE_STOP_BOUND_S = 5.0
 # The nodes the stations' devices and clocks live in: stopped after the stations.
 STOPPED_LAST = ("powderlab.nodes.twin_node", "powderlab.nodes.sim_clock")
+# Respawned when they die (ADR 0096): stations (the lab manager re-activates them) and the lab manager.
+RESPAWNED = ("powderlab.nodes.station_node", "powderlab.nodes.lab_manager")
+RESPAWN_DELAY_S = 0.5
+RESPAWN_LIMIT = 5  # deaths of one node within RESPAWN_WINDOW_S: then it stays dead and is reported
+RESPAWN_WINDOW_S = 60.0
 
 
 try:
@@ -107,44 +112,91 @@ class LabProcesses:
 
     All nodes share one process group (pgids); stop() SIGINTs them (stations first, then the twin or
     sim clock), waits NODE_STOP_BOUND_S for each and SIGKILLs the group; stop_times holds how long
-    each node took to exit after its SIGINT.
+    each node took to exit after its SIGINT. With respawn, a station or lab manager that dies is
+    started again after RESPAWN_DELAY_S (like launch's respawn=True; the lab manager re-activates a
+    station that comes back), at most RESPAWN_LIMIT times a minute; `respawns` counts them.
     """
 
     def __init__(
-        self, manifest: LabManifest, run_dir: Path, log_level: str = "info", env: Mapping[str, str] | None = None
+        self,
+        manifest: LabManifest,
+        run_dir: Path,
+        log_level: str = "info",
+        env: Mapping[str, str] | None = None,
+        respawn: bool = False,
     ) -> None:
         self.manifest = manifest
         self.run_dir = Path(run_dir)
         self.log_level = log_level
         self.env = dict(env if env is not None else os.environ)
+        # a host's share of a multi-computer site discovers its peers as the site profile says (ADR 0095)
+        self.env.update(manifest.environment)
         self.env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         self.env.setdefault("ROS_LOG_DIR", str(self.run_dir / "ros_log"))
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.pgids: set[int] = set()
         self.stop_times: dict[str, float] = {}
+        self.respawn = respawn
+        self.respawns: dict[str, list[float]] = {}  # node -> monotonic times it was started again
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._group = 0
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         overrides = self.run_dir / "overrides.yaml"
         overrides.write_text(self.manifest.overrides_yaml())
         _LIVE.add(self)
-        group = 0  # the first node leads the lab's process group; the others join it
+        self._group = 0  # the first node leads the lab's process group; the others join it
         for node in self.manifest.nodes:
-            command = node_command(node, self.manifest.params_file, overrides, self.log_level)
-            with open(self.run_dir / f"{node.name}.log", "wb") as log:  # the child keeps its own copy
-                try:
-                    process = spawn(command, log, self.env, group)
-                except (subprocess.SubprocessError, PermissionError):
-                    # every node of the group has exited already: this one leads a new group
-                    process = spawn(command, log, self.env, 0)
-                    group = 0
-            self.processes[node.name] = process
-            group = group or process.pid
-            self.pgids.add(group)
+            self._start_node(node, "wb")
+        if self.respawn:
+            threading.Thread(target=self._watch, name="respawn", daemon=True).start()
+
+    def _start_node(self, node: NodeSpec, mode: str) -> None:
+        command = node_command(node, self.manifest.params_file, self.run_dir / "overrides.yaml", self.log_level)
+        with open(self.run_dir / f"{node.name}.log", mode) as log:  # the child keeps its own copy
+            try:
+                process = spawn(command, log, self.env, self._group)
+            except (subprocess.SubprocessError, PermissionError):
+                # every node of the group has exited already: this one leads a new group
+                process = spawn(command, log, self.env, 0)
+                self._group = 0
+        self.processes[node.name] = process
+        self._group = self._group or process.pid
+        self.pgids.add(self._group)
+
+    def _respawnable(self, name: str) -> bool:
+        if not self.respawn or self.manifest.node(name).module not in RESPAWNED:
+            return False
+        recent = [t for t in self.respawns.get(name, []) if time.monotonic() - t < RESPAWN_WINDOW_S]
+        return len(recent) < RESPAWN_LIMIT
+
+    def _watch(self) -> None:
+        """Start again every respawnable node that died, until stop()."""
+        died: dict[str, float] = {}
+        while not self._stopping.wait(0.1):
+            with self._lock:
+                for name, process in list(self.processes.items()):
+                    if process.poll() is None or not self._respawnable(name):
+                        continue
+                    died.setdefault(name, time.monotonic())
+                    if time.monotonic() - died[name] < RESPAWN_DELAY_S:
+                        continue
+                    del died[name]
+                    with open(self.run_dir / f"{name}.log", "ab") as log:
+                        log.write(f"\n--- exited with {process.returncode}; respawned\n".encode())
+                    self._start_node(self.manifest.node(name), "ab")
+                    self.respawns.setdefault(name, []).append(time.monotonic())
 
     def exited(self) -> dict[str, int]:
-        """Nodes that have exited, with their exit codes."""
-        return {name: p.returncode for name, p in self.processes.items() if p.poll() is not None}
+        """Nodes that have exited for good (not those about to be respawned), with their exit codes."""
+        with self._lock:
+            return {
+                name: p.returncode
+                for name, p in self.processes.items()
+                if p.poll() is not None and (self._stopping.is_set() or not self._respawnable(name))
+            }
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes.values()]
@@ -155,6 +207,9 @@ class LabProcesses:
         The stations go first and the time servers (twin, sim clock) after them, so a station's safe
         stop still finds the devices and the clock it talks to. Each wave gets timeout_s.
         """
+        self._stopping.set()  # no respawns from here on
+        with self._lock:  # a respawn in progress finishes first
+            pass
         servers = {n.name for n in self.manifest.nodes if n.module in STOPPED_LAST}
         try:
             for wave in ([n for n in self.processes if n not in servers], [n for n in self.processes if n in servers]):
@@ -183,6 +238,7 @@ class LabProcesses:
 
     def kill(self) -> None:
         """SIGKILL the lab's process groups now (no safe stop): the last resort."""
+        self._stopping.set()
         for pgid in self.pgids:
             kill_group(pgid)
         for process in self.processes.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -9,8 +10,8 @@ from typing import Any
 
 from powderlab.bringup.manifest import LabManifest
 from powderlab.bringup.processes import LabProcesses
-from powderlab.core.errors import PowderLabError, StationUnavailableError
-from powderlab.nodes.lab_client import LabClient
+from powderlab.core.errors import DeviceTimeoutError, PowderLabError, StationUnavailableError
+from powderlab.nodes.lab_client import LabClient, srv
 
 
 class LabSession:
@@ -28,18 +29,29 @@ class LabSession:
         log_level: str = "info",
         startup_timeout_s: float = 90.0,
         env: dict[str, str] | None = None,
+        respawn: bool = False,
     ) -> None:
         self.manifest = manifest
         self.run_dir = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="powderlab-run-"))
-        self.processes = LabProcesses(manifest, self.run_dir, log_level, env)
+        self.processes = LabProcesses(manifest, self.run_dir, log_level, env, respawn=respawn)
         self.startup_timeout_s = startup_timeout_s
         self.client: LabClient | None = None
 
     def start(self) -> LabClient:
+        # this process's own client finds the lab's other computers the way the nodes do (ADR 0095)
+        os.environ.update(self.manifest.environment)
         self.processes.start()
         self.client = LabClient(self.manifest.namespace)
         try:
-            self.client.wait_all_active(self.startup_timeout_s, alive=lambda: not self.processes.exited())
+            if self.manifest.manages_lab or not self.manifest.host:
+                self.client.wait_all_active(self.startup_timeout_s, alive=lambda: not self.processes.exited())
+            else:  # a computer without the lab manager: its own stations, activated from the manager's host
+                wait_active(
+                    self.client,
+                    [node.name for node in self.manifest.stations],
+                    self.startup_timeout_s,
+                    alive=lambda: not self.processes.exited(),
+                )
         except PowderLabError as error:
             dead = self.processes.exited()
             details = "".join(
@@ -59,7 +71,14 @@ class LabSession:
         interrupted: KeyboardInterrupt | None = None
         if self.client is not None:
             try:
-                if manager_timeout_s > 0 and "lab_manager" not in self.processes.exited():
+                if self.manifest.host and not self.manifest.manages_lab:
+                    # this computer's stations only; the lab manager elsewhere keeps managing the others
+                    names = [node.name for node in self.manifest.stations]
+                    if manager_timeout_s > 0 and names:
+                        self.client.manage(
+                            srv.ManageLab.Request.SHUTDOWN, names, timeout_s=min(manager_timeout_s, 20.0), source="up"
+                        )
+                elif manager_timeout_s > 0 and "lab_manager" not in self.processes.exited():
                     self.client.shutdown_lab(timeout_s=manager_timeout_s)
             except PowderLabError:
                 pass  # the processes are ended below regardless
@@ -78,6 +97,27 @@ class LabSession:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def wait_active(client: LabClient, names: list[str], timeout_s: float, alive: Any = None) -> None:
+    """Wait until the lab manager (on whichever computer) reports every node of names active."""
+    deadline = time.monotonic() + timeout_s
+    health = None
+    while time.monotonic() < deadline:
+        health = client.health(0.2)
+        if health is not None:
+            states = {n.name: n for n in health.nodes}
+            if all(
+                name in states and states[name].alive and states[name].lifecycle_state == "active" for name in names
+            ):
+                return
+        if alive is not None and not alive():
+            break
+        time.sleep(0.1)
+    states_text = ", ".join(f"{n.name}={n.lifecycle_state}" for n in health.nodes) if health else "no health report"
+    raise DeviceTimeoutError(
+        "lab", f"{', '.join(names)} not active within {timeout_s:g} s ({states_text}); is the lab manager's host up?"
+    )
 
 
 def wait_for_exit(processes: LabProcesses, poll_s: float = 0.5) -> dict[str, int]:

@@ -37,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--dashboard-users", default=None, help="users file of the dashboard (see docs/dashboard.md)")
     parser.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
+    parser.add_argument(
+        "--host",
+        default=None,
+        help="start only this computer's share of a site with several hosts (the site profile's hosts:), "
+        "discovering the others as its network: says (default: every node here, on loopback)",
+    )
+    parser.add_argument(
+        "--no-respawn", action="store_true", help="do not restart a station or the lab manager when it dies"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -54,11 +63,12 @@ def run(args: argparse.Namespace) -> int:
         dashboard = {"port": args.dashboard_port, "url_file": str(url_file)}
         if args.dashboard_users:
             dashboard["users_file"] = args.dashboard_users
-    manifest = manifest_from_args(args, dashboard=dashboard, autonomy=autonomy)
-    session = LabSession(manifest, run_dir, args.log_level, args.startup_timeout)
+    manifest = manifest_from_args(args, dashboard=dashboard, autonomy=autonomy, host=args.host)
+    session = LabSession(manifest, run_dir, args.log_level, args.startup_timeout, respawn=not args.no_respawn)
+    where = f"host '{manifest.host}' of " if manifest.host else ""
     print(
         f"powderlab up: starting {len(manifest.nodes)} nodes on backend '{manifest.backend}' "
-        f"(site '{manifest.site.name}', logs in {session.run_dir})",
+        f"({where}site '{manifest.site.name}', logs in {session.run_dir})",
         flush=True,
     )
     with stop_on_signals():  # SIGINT, SIGTERM, SIGHUP: stop the lab; a second one kills it

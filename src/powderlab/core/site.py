@@ -23,6 +23,11 @@ from powderlab.core.units import require_int_range, require_name
 
 STATION_KINDS = ("dosing", "milling", "furnace", "xrd", "transfer")
 DEVICE_KINDS = ("balance", "powder_dispenser", "mill", "furnace", "diffractometer", "arm")
+# What a lab computer can run besides stations (ADR 0095). `twin` is also the sim clock of a mock lab
+# on sim time; `planner` runs inside the autonomy node; `database` is the campaign database's server.
+HOST_SERVICES = ("lab_manager", "twin", "autonomy", "planner", "dashboard", "database")
+# ROS_AUTOMATIC_DISCOVERY_RANGE values (ROS 2 Jazzy); a site on one computer stays on loopback.
+DISCOVERY_RANGES = ("localhost", "subnet", "system_default", "off")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,35 @@ class StationConfig:
 
 
 @dataclass(frozen=True)
+class HostConfig:
+    """One computer of the lab: where it is on the lab network and what it runs."""
+
+    name: str
+    address: str = ""  # its address on the lab network (a static peer of the others)
+    stations: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    database_url: str = ""  # with the `database` service: the campaign database the autonomy node uses
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """How the lab's computers find each other (DDS discovery)."""
+
+    discovery: str = "localhost"
+    static_peers: tuple[str, ...] = ()
+
+    def environment(self) -> dict[str, str]:
+        """The ROS 2 discovery variables of every node of this lab (ROS_STATIC_PEERS only when given)."""
+        env = {"ROS_AUTOMATIC_DISCOVERY_RANGE": self.discovery.upper()}
+        if self.static_peers:
+            env["ROS_STATIC_PEERS"] = ";".join(self.static_peers)
+        return env
+
+
+SINGLE_HOST = "localhost"
+
+
+@dataclass(frozen=True)
 class SiteProfile:
     """A whole cell."""
 
@@ -70,6 +104,32 @@ class SiteProfile:
     arm_reach: Mapping[str, tuple[str, ...]]  # arm -> position patterns it serves
     path: Path | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    # The lab's computers; a profile without `hosts:` is one computer (SINGLE_HOST) that runs everything.
+    hosts: Mapping[str, HostConfig] = field(default_factory=dict)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+    @property
+    def multihost(self) -> bool:
+        return bool(self.hosts)
+
+    def host(self, name: str) -> HostConfig:
+        """A computer of the lab by name (a profile without `hosts:` has one, 'localhost', running all)."""
+        if not self.hosts and name == SINGLE_HOST:
+            return HostConfig(SINGLE_HOST, "127.0.0.1", tuple(self.stations), HOST_SERVICES)
+        try:
+            return self.hosts[name]
+        except KeyError:
+            known = self.hosts or {SINGLE_HOST: None}
+            raise UnknownResourceError(f"host of site '{self.name}'", name, known) from None
+
+    def host_of(self, station_or_service: str) -> str:
+        """The computer a station or service runs on ('' when the profile places it nowhere)."""
+        if not self.hosts:
+            return SINGLE_HOST
+        for host in self.hosts.values():
+            if station_or_service in host.stations or station_or_service in host.services:
+                return host.name
+        return ""
 
     def station(self, name: str) -> StationConfig:
         try:
@@ -132,6 +192,7 @@ def parse_site(data: Any, path: Path | None = None) -> SiteProfile:
         for device in station.devices.values()
         if device.kind == "arm"
     }
+    hosts = _parse_hosts(data.get("hosts"), stations, where)
     profile = SiteProfile(
         name=name,
         description=str(data.get("description", "")),
@@ -141,12 +202,90 @@ def parse_site(data: Any, path: Path | None = None) -> SiteProfile:
         arm_reach=arm_reach,
         path=path,
         raw=data,
+        hosts=hosts,
+        network=_parse_network(data.get("network"), hosts, where),
     )
     names = [spec.name for spec in profile.positions()]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValidationError(where, f"positions declared twice: {', '.join(duplicates)}")
     return profile
+
+
+def _parse_hosts(data: Any, stations: Mapping[str, StationConfig], where: str) -> dict[str, HostConfig]:
+    """`hosts:` - every station on exactly one computer, each service on at most one."""
+    if data is None:
+        return {}
+    where = f"{where}: hosts"
+    if not isinstance(data, Mapping) or not data:
+        raise ValidationError(where, "must map each lab computer's name to {address, runs: [stations and services]}")
+    hosts: dict[str, HostConfig] = {}
+    placed: dict[str, str] = {}
+    for host_name, host in data.items():
+        here = f"{where}.{host_name}"
+        require_name(here, host_name)
+        if not isinstance(host, Mapping):
+            raise ValidationError(here, "must be a mapping with 'runs' (and 'address')")
+        unknown = sorted(set(host) - {"address", "runs", "database_url"})
+        if unknown:
+            raise ValidationError(here, f"unknown keys {unknown}; allowed: address, runs, database_url")
+        runs = host.get("runs") or []
+        if not isinstance(runs, list) or not all(isinstance(item, str) for item in runs):
+            raise ValidationError(f"{here}.runs", "must be a list of station and service names")
+        for item in runs:
+            if item not in stations and item not in HOST_SERVICES:
+                raise ValidationError(
+                    f"{here}.runs",
+                    f"'{item}' is neither a station ({', '.join(stations)}) nor a service ({', '.join(HOST_SERVICES)})",
+                )
+            if item in placed:
+                raise ValidationError(f"{here}.runs", f"'{item}' already runs on host '{placed[item]}'")
+            placed[item] = str(host_name)
+        database_url = str(host.get("database_url") or "")
+        if database_url and "database" not in runs:
+            raise ValidationError(f"{here}.database_url", "only a host that runs 'database' gives its URL")
+        hosts[str(host_name)] = HostConfig(
+            str(host_name),
+            str(host.get("address") or ""),
+            tuple(item for item in runs if item in stations),
+            tuple(item for item in runs if item not in stations),
+            database_url,
+        )
+    unplaced = [name for name in stations if name not in placed]
+    if unplaced:
+        raise ValidationError(where, f"stations on no host: {', '.join(unplaced)}; every station runs on one computer")
+    if "lab_manager" not in placed:
+        raise ValidationError(where, "no host runs 'lab_manager' (one computer manages every station's lifecycle)")
+    if "planner" in placed and placed["planner"] != placed.get("autonomy"):
+        raise ValidationError(where, "'planner' runs inside the autonomy node: place it on the host of 'autonomy'")
+    return hosts
+
+
+def _parse_network(data: Any, hosts: Mapping[str, HostConfig], where: str) -> NetworkConfig:
+    """`network:` - the discovery range (default: subnet with hosts, else localhost) and static peers."""
+    where = f"{where}: network"
+    data = data if data is not None else {}
+    if not isinstance(data, Mapping):
+        raise ValidationError(where, "must be a mapping with 'discovery' and/or 'static_peers'")
+    unknown = sorted(set(data) - {"discovery", "static_peers"})
+    if unknown:
+        raise ValidationError(where, f"unknown keys {unknown}; allowed: discovery, static_peers")
+    discovery = str(data.get("discovery", "subnet" if hosts else "localhost")).lower()
+    if discovery not in DISCOVERY_RANGES:
+        raise ValidationError(
+            f"{where}.discovery", f"'{discovery}' is not a discovery range; allowed: {', '.join(DISCOVERY_RANGES)}"
+        )
+    peers = data.get("static_peers") or []
+    if peers == "hosts":  # every computer's address: discovery without multicast
+        missing = [h.name for h in hosts.values() if not h.address]
+        if missing or not hosts:
+            raise ValidationError(f"{where}.static_peers", f"'hosts' needs every host's address; missing: {missing}")
+        peers = [h.address for h in hosts.values()]
+    if not isinstance(peers, list) or not all(isinstance(p, str) and p for p in peers):
+        raise ValidationError(f"{where}.static_peers", "must be a list of addresses or host names, or 'hosts'")
+    if len(peers) > 32:  # Fast DDS / ROS 2 accept at most 32 static peers
+        raise ValidationError(f"{where}.static_peers", f"{len(peers)} peers; at most 32 are allowed")
+    return NetworkConfig(discovery, tuple(peers))
 
 
 def _mapping(data: Mapping[str, Any], key: str, where: str, required: bool = True) -> Mapping[str, Any]:

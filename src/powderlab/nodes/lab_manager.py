@@ -4,6 +4,12 @@ Like nav2's lifecycle manager: STARTUP configures then activates every managed n
 (the transfer node first: the others use it), SHUTDOWN deactivates, cleans up and shuts them
 down in reverse order, PAUSE / RESUME go to every station. The e-stop is a latched topic
 (lab/estop_state) so a node that starts late still learns that it is engaged.
+
+Stations may run on other computers (ADR 0095). Every health period the manager asks each station
+for its lifecycle state (a heartbeat): a station that has not answered for `liveliness_lease_s` is
+reported not alive (a pulled cable, a dead process) and logged as lost; when it answers again it is
+logged as back, and a station the manager had brought up that comes back unconfigured (its process
+was respawned, ADR 0096) is configured and activated again.
 """
 
 from __future__ import annotations
@@ -57,6 +63,10 @@ class _Managed:
     last_answer: float = 0.0
     mode: int = msg.StationStatus.MODE_INACTIVE
     message: str = ""
+    in_flight: Any = None  # the heartbeat query waiting for an answer
+    sent_at: float = 0.0
+    lost: bool = False  # reported lost (no answer within the lease) and not back yet
+    lost_at: float = 0.0
 
 
 class LabManager(Node):
@@ -70,8 +80,18 @@ class LabManager(Node):
         self.declare_parameter("health_period_s", 1.0, ParameterDescriptor(description="health check period"))
         self.declare_parameter("transition_timeout_s", 60.0, ParameterDescriptor(description="per transition"))
         self.declare_parameter("service_wait_s", 30.0, ParameterDescriptor(description="wait for nodes at startup"))
+        self.declare_parameter(
+            "liveliness_lease_s",
+            3.0,
+            ParameterDescriptor(description="a station that has not answered the heartbeat this long is not alive"),
+        )
+        self.declare_parameter(
+            "reactivate", True, ParameterDescriptor(description="bring a station that comes back unconfigured up again")
+        )
         names = [n for n in self.get_parameter("managed_nodes").value if n]
         self.managed = {name: self._make_managed(name) for name in names}
+        self._wanted_active: set[str] = set()  # brought up by startup() and not shut down since
+        self._reactivating: set[str] = set()
         self._transition_lock = threading.Lock()
         self._pending: set[Any] = set()  # health queries in flight, cancelled at shutdown
         self._closing = False
@@ -144,6 +164,7 @@ class LabManager(Node):
                         node, Transition.TRANSITION_ACTIVATE
                     ):
                         return False, f"{name}: activate failed (see its log)"
+                    self._wanted_active.add(name)
                 except PowderLabError as error:
                     return False, f"{name}: {error}"
             return True, f"active: {', '.join(names)}"
@@ -151,6 +172,7 @@ class LabManager(Node):
     def shutdown(self, names: list[str]) -> tuple[bool, str]:
         """Deactivate, clean up and shut down nodes in reverse order; try every node."""
         problems = []
+        self._wanted_active.difference_update(names)
         with self._transition_lock:
             for name in reversed(names):
                 node = self.managed[name]
@@ -248,15 +270,27 @@ class LabManager(Node):
     def _check_health(self) -> None:
         if self._closing:
             return
-        period = float(self.get_parameter("health_period_s").value)
+        lease = float(self.get_parameter("liveliness_lease_s").value)
+        now = time.monotonic()
         for node in self.managed.values():
-            if node.get_state.service_is_ready():
+            if node.in_flight is not None and now - node.sent_at > lease:
+                node.in_flight.cancel()  # unanswered (cable pulled, process gone): ask again, not pile up
+                self._pending.discard(node.in_flight)
+                node.in_flight = None
+            if node.in_flight is None and node.get_state.service_is_ready():
                 future = node.get_state.call_async(GetState.Request())
+                node.in_flight, node.sent_at = future, now
                 self._pending.add(future)
                 future.add_done_callback(lambda f, n=node: self._on_state(n, f))
         nodes = []
         for node in self.managed.values():
-            alive = time.monotonic() - node.last_answer < 3 * period
+            alive = now - node.last_answer < lease
+            if not alive and not node.lost and node.name in self._wanted_active:  # not after a SHUTDOWN
+                node.lost, node.lost_at = True, now
+                self.get_logger().error(
+                    f"station {node.name} lost: no answer for {now - node.last_answer:.1f} s "
+                    f"(lease {lease:g} s); marked unavailable"
+                )
             nodes.append(
                 msg.NodeHealth(
                     name=node.name,
@@ -278,8 +312,38 @@ class LabManager(Node):
 
     def _on_state(self, node: _Managed, future: Any) -> None:
         self._pending.discard(future)
-        if not future.cancelled() and future.exception() is None and future.result() is not None:
-            node.state, node.last_answer = future.result().current_state.id, time.monotonic()
+        if node.in_flight is future:
+            node.in_flight = None
+        if future.cancelled() or future.exception() is not None or future.result() is None:
+            return
+        node.state, node.last_answer = future.result().current_state.id, time.monotonic()
+        if node.lost:
+            node.lost = False
+            self.get_logger().warn(
+                f"station {node.name} back after {node.last_answer - node.lost_at:.1f} s "
+                f"({STATE_LABELS.get(node.state, 'unknown')})"
+            )
+        if (
+            node.state == State.PRIMARY_STATE_UNCONFIGURED
+            and node.name in self._wanted_active
+            and node.name not in self._reactivating
+            and bool(self.get_parameter("reactivate").value)
+            and not self._closing
+        ):
+            # a station we had brought up is unconfigured: its process died and was respawned
+            self._reactivating.add(node.name)
+            threading.Thread(target=self._reactivate, args=(node.name,), daemon=True).start()
+
+    def _reactivate(self, name: str) -> None:
+        try:
+            self.get_logger().warn(f"station {name} came back unconfigured (restarted): configuring and activating it")
+            ok, text = self.startup([name])
+            if ok:
+                self.get_logger().info(f"station {name} re-activated")
+            else:
+                self.get_logger().error(f"station {name} not re-activated: {text}")
+        finally:
+            self._reactivating.discard(name)
 
     def safe_shutdown(self) -> None:
         """Process exit: stop querying and drop the queries in flight."""
