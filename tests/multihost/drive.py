@@ -3,9 +3,9 @@
 The test process itself is outside every namespace and cannot reach the lab's DDS traffic, so what
 it needs from the lab comes from this script as JSON lines on stdout (each with the wall time `t`):
 
-    campaign TARGETS.yaml       submit targets to the autonomy node, wait for the end, print the summary
+    campaign TARGETS.yaml       submit targets to the autonomy node, wait until they are done, print the summary
     watch SECONDS               print the lab manager's health whenever a node's (alive, state) changes
-    heat FURNACE                send one long heat goal; print `accepted` (with the goal id), then `result`
+    heat FURNACE [short]        send one heat goal (long: ~10 s wall); print `accepted` (with its id), then `result`
     result STATION ACTION ID    ask an action server for a goal's result (what the engine's adopt() does)
 """
 
@@ -28,6 +28,14 @@ LONG_HEAT = HeatingProfile(
 )
 
 
+SHORT_HEAT = HeatingProfile(
+    (
+        HeatingSegment(SegmentKind.RAMP, target_c=250.0, rate_c_per_min=20.0),
+        HeatingSegment(SegmentKind.COOL, target_c=190.0),
+    )
+)
+
+
 def say(event: str, **data: Any) -> None:
     print(json.dumps({"event": event, "t": time.time(), **data}), flush=True)
 
@@ -36,9 +44,14 @@ def campaign(client: Any, targets_file: str) -> None:
     from powderlab.nodes.autonomy_client import AutonomyClient
 
     autonomy = AutonomyClient(client.node)
+    before = autonomy.progress(2.0)  # a campaign that ran already: its latched progress says finished
     names = autonomy.submit_file(targets_file, timeout_s=60.0)
     say("submitted", targets=names)
-    final = autonomy.wait_finished(timeout_s=300.0)
+    total = (before.targets_total if before is not None else 0) + len(names)
+    deadline = time.monotonic() + 300.0
+    while (final := autonomy.progress(0.5)) is None or final.state != "finished" or final.targets_total < total:
+        if (final is not None and final.state == "aborted") or time.monotonic() > deadline:
+            break
     table = {name: p.labware_id for name, p in client.positions(10.0).items() if p.labware_id}
     say(
         "finished",
@@ -64,12 +77,13 @@ def watch(client: Any, seconds: float) -> None:
         time.sleep(0.1)
 
 
-def heat(client: Any, furnace: str) -> None:
+def heat(client: Any, furnace: str, length: str = "long") -> None:
     from powderlab_interfaces import action as actions
 
     from powderlab.nodes.conversions import profile_to_msgs
 
-    goal = actions.Heat.Goal(furnace=furnace, profile=profile_to_msgs(LONG_HEAT))
+    profile = LONG_HEAT if length == "long" else SHORT_HEAT
+    goal = actions.Heat.Goal(furnace=furnace, profile=profile_to_msgs(profile))
     run = client.send("furnaces", "heat", goal, timeout_s=30.0)
     say("accepted", goal_id=uuid.UUID(bytes=bytes(run.handle.goal_id.uuid)).hex)
     try:
@@ -106,7 +120,7 @@ def main(argv: list[str]) -> int:
         elif command == "watch":
             watch(client, float(args[0]))
         elif command == "heat":
-            heat(client, args[0])
+            heat(client, *args)
         elif command == "result":
             result(client, *args)
         else:
