@@ -169,3 +169,41 @@ def test_claims_in_the_report_and_the_command_line(tmp_path: Path, capsys: pytes
     assert {c["id"] for c in exported} == {made.id, held.id} and all("curves" in c for c in exported)
     assert main(["claims", "show", "999", "--database", str(database)]) == 2
     assert "claim" in capsys.readouterr().err
+
+
+class HeldFirstAnalyzer:
+    """Every sample reaches 80 % of its target; the first of each target leaves unindexed peaks."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def analyze(self, pattern, target, elements, *, recipe=None) -> AnalysisResult:
+        first = target not in self.seen
+        self.seen.add(target)
+        result = analysis(unexplained=0.06 if first else 0.0)
+        result.target = target
+        result.phases = (PhaseFraction(target, target, 0.8), PhaseFraction("TiO2", "TiO2", 0.2))
+        result.evidence["phases"][0].update(phase_id=target, formula=target)
+        return result
+
+
+def test_a_campaign_makes_a_target_by_its_claim_not_by_the_yield_alone(tmp_path: Path) -> None:
+    from powderlab.autonomy import store as tables
+    from powderlab.autonomy.runner import local_campaign
+    from powderlab.autonomy.targets import load_targets
+    from powderlab.core.resources import data_path
+
+    targets = load_targets(data_path("sim", "campaigns", "default.yaml")).targets[:1]
+    campaign = local_campaign(targets, tmp_path / "c.sqlite", "cl", seed=3, analyzer=HeldFirstAnalyzer())
+    campaign.run(max_sim_s=10 * 86400)
+    try:
+        found = ClaimLedger(campaign.store).list("cl")
+        assert [c.verdict for c in found][:2] == ["needs review", "made"]  # 80 % yield both times
+        target = campaign.store.rows(tables.targets, "cl")[0]
+        assert target["status"] == "made" and target["made_by"] == found[1].experiment_id
+        analysed = {a["sample_id"] for a in campaign.store.rows(tables.analyses, "cl")}
+        assert {c.key for c in found} == analysed  # one claim per analysed sample
+    finally:
+        campaign.close()

@@ -21,7 +21,7 @@ class ChemistryAnalyzer:
     name = "chemistry-whole-pattern-fit"
     version = "2"  # goes into every claim: a claim names the analysis it rests on
 
-    def __init__(self, alternatives: bool = True, **options: Any) -> None:
+    def __init__(self, alternatives: bool = True, library: Any = None, **options: Any) -> None:
         try:
             from powderlab.chemistry.xrd import AnalysisOptions, analyze_pattern
         except ImportError as error:
@@ -32,6 +32,7 @@ class ChemistryAnalyzer:
         self._options = AnalysisOptions(**options) if options else None
         # also fit the best phase set without the target (a second hypothesis, ~1 s more)
         self.alternatives = alternatives
+        self.library = library  # None: the packaged library; else e.g. a copy with predicted phases
 
     def analyze(
         self, pattern: XrdPattern, target: str, elements: Sequence[str], *, recipe: Recipe | None = None
@@ -40,7 +41,7 @@ class ChemistryAnalyzer:
         if recipe is not None:
             for dose in recipe.precursors:
                 system.update(elements_of(dose.powder))
-        analysis = self._analyze(pattern, elements=sorted(system), options=self._options)
+        analysis = self._analyze(pattern, elements=sorted(system), options=self._options, library=self.library)
         phases = tuple(PhaseFraction(p.phase_id, p.formula, p.weight_fraction, p.confidence) for p in analysis.phases)
         curves = analysis.to_dict(include_curves=True).get("curves")
         target_yield = float(analysis.fraction(target))
@@ -77,12 +78,12 @@ class ChemistryAnalyzer:
         others = [
             name
             for name in analysis.candidates
-            if name != target and _reduced_formula(_formula_of(analysis, name)) != reduced
+            if name != target and _reduced_formula(_formula_of(self.library, name)) != reduced
         ]
         if not others:
             return [{"phases": [], "rwp": None, "delta_rwp": None, "note": "no candidate without the target"}]
         try:
-            alternative = self._analyze(pattern, candidates=others, options=self._options)
+            alternative = self._analyze(pattern, candidates=others, options=self._options, library=self.library)
         except Exception as error:  # a failed second hypothesis must not lose the first
             return [{"phases": [], "rwp": None, "delta_rwp": None, "note": f"alternative fit failed: {error}"}]
         return [
@@ -96,11 +97,11 @@ class ChemistryAnalyzer:
         ]
 
 
-def _formula_of(analysis: Any, name: str) -> str:
+def _formula_of(library: Any, name: str) -> str:
     """The formula of a candidate phase id (library ids such as TiO2_rutile are not formulas)."""
     from powderlab.chemistry.phases import default_library
 
-    library = default_library()
+    library = library if library is not None else default_library()
     return library.get(name).formula if name in library else name
 
 

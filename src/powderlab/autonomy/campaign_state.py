@@ -102,6 +102,10 @@ class UnitOfWork:
             "analysis", lambda store: store.add_analysis(self.cid, sample_id, experiment_id, analysis, sim_now)
         )
 
+    def claim(self, pending: Any) -> None:
+        """A claim of the claims ledger (autonomy/claims.py PendingClaim), written after its analysis."""
+        self._append("claim", pending.write)
+
     def create_campaign(self, name: str, seed: int, config: dict[str, Any], sim_now: float) -> None:
         self._append("campaign", lambda store: store.create_campaign(self.cid, name, seed, config, sim_now))
 

@@ -16,6 +16,7 @@ every review). Re-analysis adds a version; nothing is overwritten (tables `claim
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -28,6 +29,8 @@ from powderlab.autonomy.model import AnalysisResult
 from powderlab.autonomy.schema import claim_reviews, claims
 from powderlab.autonomy.store import Store
 from powderlab.core.errors import UnknownResourceError, ValidationError
+
+log = logging.getLogger(__name__)
 
 
 class Verdict(StrEnum):
@@ -256,17 +259,22 @@ def _same_formula(a: str, b: str) -> bool:
     return ra is not None and ra == _reduced_formula(b)
 
 
-def novelty_of(target: str) -> tuple[str, dict[str, Any] | None]:
-    """(novelty label, order-disorder check) of a target formula by its predicted structure."""
-    from powderlab.chemistry.disorder import check_library_phase
+def novelty_of(target: str, library: Any = None) -> tuple[str, dict[str, Any] | None]:
+    """(novelty label, order-disorder check) of a target formula by its predicted structure (the
+    phase of that formula in `library`, default the packaged one)."""
+    from powderlab.chemistry.disorder import check_library_phase, check_order_disorder
     from powderlab.chemistry.phases import default_library
 
-    library = default_library()
+    packaged = library is None or library is default_library()
+    library = default_library() if library is None else library
     try:
         phase = library.find(target)
     except UnknownResourceError:
         return "no predicted structure (not in the phase library): novelty not checked", None
-    check = check_library_phase(phase.phase_id)
+    if packaged:
+        check = check_library_phase(phase.phase_id)
+    else:
+        check = check_order_disorder(phase.structure(), library, exclude=[phase.phase_id])
     provenance = phase.provenance or {}
     if check.matched:
         return check.matches[0].describe(), check.to_dict()
@@ -337,10 +345,12 @@ def assess(
     analysis: AnalysisResult,
     thresholds: ClaimThresholds,
     sim_now: float | None,
+    library: Any = None,
 ) -> PendingClaim:
-    """Judge one analysis of a target's sample: verdict, novelty (order-disorder check), evidence."""
+    """Judge one analysis of a target's sample: verdict, novelty (order-disorder check against
+    `library`, default the packaged one), evidence."""
     verdict, _checks, evidence = judge(target, analysis, thresholds)
-    novelty, disorder = novelty_of(target)
+    novelty, disorder = novelty_of(target, library)
     evidence["order_disorder"] = disorder
     return PendingClaim(
         campaign_id,
@@ -539,17 +549,37 @@ def claim_for_analysis(
     sim_now: float | None,
 ) -> PendingClaim:
     """The engine's one call when an analysis comes in: the claim of this sample, judged by the
-    campaign's thresholds. The target counts as made when `made`; `write(store)` records it."""
-    return assess(
-        campaign_id,
-        key=sample_id,
-        target_id=target_id,
-        target=target,
-        experiment_id=experiment_id,
-        analysis=analysis,
-        thresholds=thresholds_of(config),
-        sim_now=sim_now,
-    )
+    campaign's thresholds. The target counts as made when `made`; `write(store)` records it. A
+    failure of the assessment itself must not stop the lab: the claim then says so and needs review."""
+    thresholds = thresholds_of(config)
+    try:
+        return assess(
+            campaign_id,
+            key=sample_id,
+            target_id=target_id,
+            target=target,
+            experiment_id=experiment_id,
+            analysis=analysis,
+            thresholds=thresholds,
+            sim_now=sim_now,
+        )
+    except Exception as error:
+        log.exception("claim assessment of %s failed", sample_id)
+        verdict = Verdict.NEEDS_REVIEW if analysis.target_yield >= thresholds.success_yield else Verdict.NOT_MADE
+        evidence = {"warning": f"claim assessment failed: {error!r}", "analysis": analysis.to_dict()}
+        return PendingClaim(
+            campaign_id,
+            sample_id,
+            target_id,
+            target,
+            experiment_id,
+            verdict.value,
+            "not checked",
+            analysis.analyzer,
+            _jsonable(evidence),
+            analysis.curves,
+            sim_now,
+        )
 
 
 __all__ = [

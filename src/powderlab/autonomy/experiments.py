@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from powderlab.autonomy.campaign_state import OPEN_EXPERIMENT, CampaignState
+from powderlab.autonomy.claims import claim_for_analysis
 from powderlab.autonomy.config import CampaignConfig
 from powderlab.autonomy.model import (
     TERMINAL_TARGET,
@@ -179,7 +180,19 @@ class Experiments:
         experiment.finished_s = state.now()
         state.changed(experiment)
         target = state.targets[experiment.target_id]
-        if analysis.target_yield >= self.config.success_yield and target.status is not TargetStatus.MADE:
+        # the claims ledger (issue 17, ADR 0098): MADE only when the claim's evidence holds, not the yield alone
+        claim = claim_for_analysis(
+            self.config,
+            state.cid,
+            sample_id=sample.id,
+            target_id=target.id,
+            target=target.target.formula,
+            experiment_id=experiment.id,
+            analysis=analysis,
+            sim_now=state.now(),
+        )
+        state.work.claim(claim)
+        if claim.made and target.status is not TargetStatus.MADE:
             target.status, target.made_by = TargetStatus.MADE, experiment.id
             state.changed(target)
         state.event(

@@ -8,8 +8,10 @@ of the known phases (docs/decisions/0099-order-disorder-check.md):
 
 1. The target's site-sharing cations are its metals (polyanion formers P, S, Si, B, C, N and the
    anions keep their own sites).
-2. A known phase is a possible parent when it has the same anion / polyanion chemistry and the
-   same number of metal atoms per anion as the target.
+2. A known phase is a possible parent when it has one metal only (a prototype whose metal sites
+   are chemically alike: rock salt, corundum, spinel Co3O4, ...; an ordered multi-metal phase is
+   another ordering, not a disordered parent), the same anion / polyanion chemistry and the same
+   number of metal atoms per anion as the target.
 3. The parent's metal sites are made one mixed site holding the target's metals in the target's
    proportions (the fully disordered variant), and pymatgen's StructureMatcher with its
    OrderDisorderElementComparator asks whether the target's ordered structure is an ordering of
@@ -185,7 +187,7 @@ def check_order_disorder(
     for parent in _parents_first(library, metals):
         if len(matches) >= rule.max_matches:
             break
-        if parent.phase_id in excluded or "element" in parent.roles:
+        if parent.phase_id in excluded or "element" in parent.roles or len(_metals(parent.composition)) != 1:
             continue
         parent_comp = parent.composition
         if parent_comp.reduced_formula == formula:
