@@ -21,7 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from powderlab.planner.literature_build import build_table, clean_reactions, is_held_out, read_raw  # noqa: E402
+from powderlab.planner.literature_build import (  # noqa: E402
+    build_table,
+    clean_reactions,
+    is_held_out,
+    read_raw,
+    with_temperature_model,
+)
 
 DEFAULT_DATASET = ROOT.parent / "shared/datasets/text-mined-solid-state/solid-state_dataset_2019-12-03.json.xz"
 DEFAULT_OUT = ROOT / "src/powderlab/planner/data/literature.json.gz"
@@ -38,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     reactions = list(clean_reactions(read_raw(dataset), counts))
     training = [r for r in reactions if not is_held_out(r.target)]
     counts["held out (not used)"] = len(reactions) - len(training)
-    table = build_table(training, source=f"{dataset.name} sha256 {digest}")
+    table = with_temperature_model(build_table(training, source=f"{dataset.name} sha256 {digest}"))
     table["meta"]["filter_counts"] = dict(sorted(counts.items()))
     text = json.dumps(table, separators=(",", ":"), sort_keys=True)
     out = Path(args.out)

@@ -13,7 +13,7 @@ from powderlab.chemistry.balance import balance_formulas, formula_key, precursor
 from powderlab.cli.main import main
 from powderlab.core.errors import ValidationError
 from powderlab.planner.literature import Inventory, LiteratureModel
-from powderlab.planner.literature_build import build_table, clean_reactions, is_held_out
+from powderlab.planner.literature_build import build_table, clean_reactions, is_held_out, with_temperature_model
 from powderlab.planner.literature_recipes import FirstRecipePlanner
 
 # --- balancing ---------------------------------------------------------------------------------
@@ -98,6 +98,17 @@ def test_the_inventory_decides_which_powder_stands_in():
     recipe = planner.recipes("LiCoO2", 1)[0]
     assert set(recipe.precursors) == {"Co3O4", "LiOH"}
     assert recipe.reaction.gases["H2O"] == pytest.approx(0.5)
+
+
+def test_the_temperature_correction_of_the_table_applies():
+    plain = LiteratureModel(TABLE)
+    median, _ = plain.temperature({"Ba": 0.2, "Ti": 0.2, "O": 0.6})
+    corrected = LiteratureModel({**TABLE, "temperature_model": {"weights": {"bias": 100.0, "neighbours": 500.0}}})
+    value, why = corrected.temperature({"Ba": 0.2, "Ti": 0.2, "O": 0.6})
+    assert value == pytest.approx(100.0 + 0.5 * median)
+    assert "corrected for the composition" in why
+    fitted = with_temperature_model(TABLE)["temperature_model"]
+    assert fitted["targets"] == 5 and "neighbours" in fitted["weights"]
 
 
 def test_impossible_targets_are_refused_with_the_reason():

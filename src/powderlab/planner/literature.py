@@ -36,7 +36,7 @@ NEIGHBOURS = 30  # training targets that vote
 SIMILARITY_POWER = 4.0  # votes weigh similarity**power: the nearest targets dominate
 PRIOR_WEIGHT = 0.02  # weight of the table-wide use of a precursor for an element against the neighbours
 SET_BONUS = 1.0  # log-score bonus per unit of whole-set vote (a neighbour used exactly this set)
-TEMPERATURE_NEIGHBOURS = 10
+TEMPERATURE_NEIGHBOURS = 40
 EXTRA_SOURCE_PRIOR = 0.05  # prior odds of a second powder for an element already brought
 GROUP_WEIGHT = 0.5  # weight of the group/row part of the embedding against the element part
 OXYGEN_WEIGHT = 0.5  # O (or any open element) counts less than a cation in similarity
@@ -75,6 +75,7 @@ class LiteratureModel:
         self.compositions = [dict(row[1]) for row in rows]
         self.sets = [tuple((tuple(s[0]), int(s[1]), s[2]) for s in row[2]) for row in rows]
         self.temperatures = [row[3] for row in rows]
+        self.temperature_weights: dict[str, float] = dict(table.get("temperature_model", {}).get("weights", {}))
         self._features = np.vstack([embed(c) for c in self.compositions]) if rows else np.zeros((0, _DIM))
         self._prior = self._element_prior()
         temps = [t for t in self.temperatures if t is not None]
@@ -168,8 +169,31 @@ class LiteratureModel:
     def temperature(
         self, composition: dict[str, float], keys: Iterable[str] = (), neighbours: Sequence[Neighbour] | None = None
     ) -> tuple[float, str]:
-        """Similarity-weighted median of the neighbours' temperatures (C) and how it was reached."""
+        """Heating temperature (C) for a target (and precursor set) and how it was reached: the
+        weighted median of similar targets' reported temperatures, through the table's linear
+        correction on the composition when the table has one."""
         neighbours = list(neighbours) if neighbours is not None else self.neighbours(composition)
+        median, count, same_set = self.neighbour_temperature(neighbours, keys)
+        if median is None:
+            return (
+                self.default_temperature_c,
+                f"no similar target reports one: table median {self.default_temperature_c:.0f} C",
+            )
+        detail = f"weighted median of {count} similar targets' reported temperatures"
+        if same_set:
+            detail += f" ({same_set} with this precursor set)"
+        if not self.temperature_weights:
+            return median, f"{detail}: {median:.0f} C"
+        features = temperature_features(composition, median)
+        value = sum(self.temperature_weights.get(name, 0.0) * x for name, x in features.items())
+        value = float(min(max(value, 200.0), 1800.0))
+        return value, f"{detail} {median:.0f} C, corrected for the composition (L1 fit on the table): {value:.0f} C"
+
+    def neighbour_temperature(
+        self, neighbours: Sequence[Neighbour], keys: Iterable[str] = ()
+    ) -> tuple[float | None, int, int]:
+        """Similarity-weighted median of the neighbours' temperatures (a neighbour's temperature for
+        the same precursor set preferred), how many reported one, how many with this set."""
         chosen = tuple(sorted(keys))
         values: list[tuple[float, float]] = []
         same_set = 0
@@ -181,15 +205,8 @@ class LiteratureModel:
             if temperature is not None:
                 values.append((temperature, max(neighbour.similarity, 0.0) ** SIMILARITY_POWER))
         if not values or sum(w for _, w in values) <= 0:
-            return (
-                self.default_temperature_c,
-                f"no similar target reports one: table median {self.default_temperature_c:.0f} C",
-            )
-        value = _weighted_median(values)
-        detail = f"weighted median of {len(values)} similar targets' reported temperatures"
-        if same_set:
-            detail += f" ({same_set} with this precursor set)"
-        return value, f"{detail}: {value:.0f} C"
+            return None, 0, 0
+        return _weighted_median(values), len(values), same_set
 
     def _element_prior(self) -> dict[str, dict[str, float]]:
         """How often each precursor brought each element across the whole table."""
@@ -271,6 +288,18 @@ def embed(composition: dict[str, float]) -> np.ndarray:
         vector[_N_ELEMENTS + 18 + row - 1] += GROUP_WEIGHT * share
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
+
+
+def temperature_features(composition: dict[str, float], neighbour_median_c: float) -> dict[str, float]:
+    """Inputs of the temperature correction: which elements, their fractions, how many cations,
+    and the neighbours' median (in units of 1000 C)."""
+    total = sum(composition.values()) or 1.0
+    features = {"bias": 1.0, "neighbours": neighbour_median_c / 1000.0}
+    features["n_closed"] = float(len(frozenset(composition) - OPEN))
+    for element, amount in composition.items():
+        features[f"has:{element}"] = 1.0
+        features[f"frac:{element}"] = amount / total
+    return features
 
 
 def composition_of(formula: str) -> dict[str, float]:

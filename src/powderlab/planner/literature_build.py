@@ -173,5 +173,39 @@ def build_table(reactions: Iterable[LiteratureReaction], source: str = "") -> di
     }
 
 
+def with_temperature_model(table: dict[str, Any], ridge: float = 0.1, rounds: int = 40) -> dict[str, Any]:
+    """The table plus a linear temperature correction fitted to it (training targets only):
+    least absolute deviations (iteratively reweighted, ridge-regularised) of each target's median
+    temperature on `literature.temperature_features`, the neighbours' median taken without the
+    target itself (leave-one-out)."""
+    import numpy as np
+
+    from powderlab.planner.literature import LiteratureModel, temperature_features
+
+    model = LiteratureModel({key: value for key, value in table.items() if key != "temperature_model"})
+    rows, labels = [], []
+    for target, composition, temperature in zip(model.targets, model.compositions, model.temperatures, strict=True):
+        if temperature is None:
+            continue
+        neighbours = [n for n in model.neighbours(composition, 41) if n.target != target]
+        median, _, _ = model.neighbour_temperature(neighbours)
+        rows.append(temperature_features(composition, median if median is not None else model.default_temperature_c))
+        labels.append(temperature)
+    names = sorted(set().union(*rows))
+    x = np.array([[row.get(name, 0.0) for name in names] for row in rows])
+    y = np.array(labels)
+    penalty = ridge * np.eye(len(names))
+    weights = np.linalg.solve(x.T @ x + penalty, x.T @ y)
+    for _ in range(rounds):
+        scale = 1.0 / np.maximum(np.abs(y - x @ weights), 20.0)
+        weights = np.linalg.solve((x * scale[:, None]).T @ x + penalty * scale.mean(), (x * scale[:, None]).T @ y)
+    residual = float(np.mean(np.abs(y - x @ weights)))
+    fitted = {name: round(float(w), 3) for name, w in zip(names, weights, strict=True) if abs(w) >= 5e-4}
+    return {
+        **table,
+        "temperature_model": {"weights": fitted, "targets": len(labels), "training_mae_c": round(residual, 1)},
+    }
+
+
 def _median(values: list[float]) -> float | None:
     return round(float(statistics.median(values)), 1) if values else None
