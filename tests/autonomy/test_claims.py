@@ -47,6 +47,7 @@ def analysis(
     [
         ({}, "made", None),
         ({"target_yield": 0.3}, "not made", "target yield"),
+        ({"target_yield": 0.51}, "needs review", "target yield above the success yield"),
         ({"rwp": 0.31}, "needs review", "Rwp"),
         ({"unexplained": 0.08, "unknown": True}, "needs review", "unexplained fraction"),
         ({"alternative_delta": 0.005}, "needs review", "Rwp rise of the best fit without the target"),
