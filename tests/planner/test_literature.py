@@ -201,3 +201,20 @@ def test_one_target_by_the_command_line_in_a_process(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "Co3O4 + Li2CO3" in done.stdout and "mg batch" in done.stdout and "why:" in done.stdout
+
+
+def test_campaign_planner_literature_starts_with_the_literature_then_learns():
+    from powderlab.autonomy.analysis import make_planner
+    from powderlab.autonomy.model import Attempt, ExperimentStatus, PhaseFraction, Target
+
+    planner = make_planner("literature")
+    target = Target("BaTiO3", budget=6)
+    first = planner.next_recipe(target, [])
+    assert first.reason.startswith("literature: used for")
+    assert sorted(d.powder for d in first.recipe.precursors) == ["BaCO3", "TiO2"]
+    assert 600 <= first.recipe.heating.max_temperature_c <= 1200  # brought into the furnace's range
+    unreacted = (PhaseFraction("BaCO3", "BaCO3", 0.6, 0.9), PhaseFraction("TiO2", "TiO2", 0.4, 0.9))
+    attempt = Attempt("e1", 1, first.recipe, ExperimentStatus.ANALYSED, 0.0, unreacted)
+    planner.report(target, attempt)
+    second = planner.next_recipe(target, [attempt])  # the literature's only dosable set is spent: ARROWS
+    assert second is not None and not second.reason.startswith("literature")

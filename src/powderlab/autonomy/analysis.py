@@ -119,7 +119,7 @@ def make_analyzer(name: str, seed: int = 0) -> Any:
 def make_planner(name: str, seed: int = 0) -> Any:
     """A planner by name: 'fixed' (recipes from the targets file, the default), 'arrows' (the AI
     planner: driving-force ranking + active learning, powderlab.planner), or its baselines
-    'ranking' (no learning) and 'random'."""
+    'ranking' (no learning) and 'random'; 'literature' (literature recipes first, then arrows)."""
     from powderlab.autonomy.standins import FixedListPlanner
 
     if name == "fixed":
@@ -128,4 +128,8 @@ def make_planner(name: str, seed: int = 0) -> Any:
         from powderlab.planner import make
 
         return make(name, seed)
-    raise UnknownResourceError("planner", name, ["fixed", "arrows", "ranking", "random"])
+    if name == "literature":  # literature recipes first, then arrows (ADR 0090)
+        from powderlab.planner.literature_start import LiteratureStartPlanner
+
+        return LiteratureStartPlanner()
+    raise UnknownResourceError("planner", name, ["fixed", "arrows", "ranking", "random", "literature"])
