@@ -9,8 +9,7 @@ Every node, namespace and parameter comes from powderlab.bringup (the same manif
 lifecycle nodes; the lab_manager node configures and activates them (autostart:=true).
 
 On a lab of several computers each runs its share: `host:=NAME` (a host of the site profile).
-Stations and the lab manager are respawned when they die; the lab manager re-activates a station
-that comes back (ADR 0096).
+Stations are respawned when they die, and the lab manager re-activates them (ADR 0096).
 """
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable

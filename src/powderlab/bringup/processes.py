@@ -31,8 +31,9 @@ PR_SET_PDEATHSIG = 1
 NODE_STOP_BOUND_S = 5.0
 # The nodes the stations' devices and clocks live in: stopped after the stations.
 STOPPED_LAST = ("powderlab.nodes.twin_node", "powderlab.nodes.sim_clock")
-# Respawned when they die (ADR 0096): stations (the lab manager re-activates them) and the lab manager.
-RESPAWNED = ("powderlab.nodes.station_node", "powderlab.nodes.lab_manager")
+# Respawned when they die (ADR 0096): stations, which the lab manager re-activates. Not the lab manager:
+# a new one would publish the e-stop released (its first latched state) and so release an engaged e-stop.
+RESPAWNED = ("powderlab.nodes.station_node",)
 RESPAWN_DELAY_S = 0.5
 RESPAWN_LIMIT = 5  # deaths of one node within RESPAWN_WINDOW_S: then it stays dead and is reported
 RESPAWN_WINDOW_S = 60.0
@@ -112,9 +113,9 @@ class LabProcesses:
 
     All nodes share one process group (pgids); stop() SIGINTs them (stations first, then the twin or
     sim clock), waits NODE_STOP_BOUND_S for each and SIGKILLs the group; stop_times holds how long
-    each node took to exit after its SIGINT. With respawn, a station or lab manager that dies is
-    started again after RESPAWN_DELAY_S (like launch's respawn=True; the lab manager re-activates a
-    station that comes back), at most RESPAWN_LIMIT times a minute; `respawns` counts them.
+    each node took to exit after its SIGINT. With respawn, a station that dies is started again
+    after RESPAWN_DELAY_S (like launch's respawn=True; the lab manager re-activates it), at most
+    RESPAWN_LIMIT times a minute; `respawns` counts them.
     """
 
     def __init__(

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "discovering the others as its network: says (default: every node here, on loopback)",
     )
     parser.add_argument(
-        "--no-respawn", action="store_true", help="do not restart a station or the lab manager when it dies"
+        "--no-respawn", action="store_true", help="do not restart a station that dies"
     )
     parser.set_defaults(handler=run)
 
