@@ -152,17 +152,28 @@ def rank_by_driving_force(target: str, inventory: Inventory, count: int = 5) -> 
     """Baseline: every minimal covering set of the inventory, by driving force alone (sets without
     energies last, then fewest precursors); temperature: Tamman rule where known, else 1000 C."""
     sets = covering_sets(target, inventory)
+    known = [n for n in sets if all(_library_energy_known(n_) for n_ in n)]
     scored = []
-    for names in sets:
+    for names in known:  # balanced and scored: every precursor has an energy
         try:
             reaction = balance_formulas(target, names)
         except PowderLabError:
             continue
         temperature = tamman_temperature(names)
         force = driving_force(reaction, temperature)
-        scored.append(((0, force[0]) if force is not None else (1, 0.0), names, temperature))
+        if force is not None:
+            scored.append((force[0], names, temperature))
     scored.sort(key=lambda item: (item[0], len(item[1]), item[1]))
-    return [(names, temperature) for _, names, temperature in scored[:count]]
+    ranked = [(names, temperature) for _, names, temperature in scored[:count]]
+    for names in sorted((n for n in sets if n not in known), key=lambda n: (len(n), n)):
+        if len(ranked) >= count:  # then sets without energies, fewest precursors first
+            break
+        try:
+            balance_formulas(target, names)
+        except PowderLabError:
+            continue
+        ranked.append((names, tamman_temperature(names)))
+    return ranked
 
 
 def random_recipes(target: str, inventory: Inventory, count: int, rng: random.Random) -> list[tuple[str, ...]]:
@@ -232,6 +243,13 @@ def _library_phase(reduced: str) -> Any:
         return default_library().find(reduced)
     except PowderLabError:
         return None
+
+
+def _library_energy_known(name: str) -> bool:
+    from powderlab.chemistry.thermo import default_thermo
+
+    phase = _library_phase(str(precursor_composition(name).reduced_formula))
+    return phase is not None and default_thermo().has_energy(phase)
 
 
 @lru_cache(maxsize=8192)
