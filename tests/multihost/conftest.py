@@ -15,10 +15,16 @@ def lab():
     # its own ROS domain, inside the namespaces only; the caller's domain (if any) is reused
     domain = int(os.environ.get("ROS_DOMAIN_ID", "60"))
     folder = folder_for_run()
-    lab = MultiHostLab(folder, domain)  # fails loudly (NetnsUnavailableError) when not root
+    try:
+        lab = MultiHostLab(folder, domain)  # fails loudly (NetnsUnavailableError) when not root
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     try:
         lab.startup_s = lab.start()
         yield lab
     finally:
-        lab.close()  # namespaces, veths, bridge and the PostgreSQL server: also after a failure
-    shutil.rmtree(folder, ignore_errors=True)
+        try:
+            lab.close()  # namespaces, veths, bridge and the PostgreSQL server: also after a failure
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)  # (a failing test has printed the logs it needs)
