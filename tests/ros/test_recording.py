@@ -4,6 +4,8 @@ mcap reader and decodes (mcap-ros2-support) to what the lab did."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -125,3 +127,17 @@ def test_a_recording_of_the_lab_reads_back_with_diagnostics_status_and_logs(lab,
     array = by_topic["/diagnostics"][-1][1]
     assert all(status.hardware_id for status in array.status)
     assert any(s.hardware_id == "mock:dosing/balance" for _, a in by_topic["/diagnostics"] for s in a.status)
+
+
+def test_powderlab_record_takes_the_topics_asked_for_and_stops_after_its_duration(lab, tmp_path):
+    output = tmp_path / "ad-hoc.mcap"
+    command = [sys.executable, "-m", "powderlab", "record", "--topics", "*/status", "/lab/health"]
+    command += ["--output", str(output), "--duration", "4"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"writing {output}" in done.stdout
+    _, by_topic = read(output)
+    assert set(by_topic) == {f"/{station}/status" for station in STATIONS} | {"/lab/health"}
+    assert all(status.station == "xrd" for _, status in by_topic["/xrd/status"])
+    bad = subprocess.run([*command[:-1], "-1"], capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and "--duration must be 0" in bad.stdout

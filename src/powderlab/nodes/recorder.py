@@ -434,9 +434,40 @@ def _die_with_parent(parent_pid: int) -> Any:
 
 
 def main(args: list[str] | None = None) -> int:
-    from powderlab.nodes.station_node import run_node
+    """The recorder process. Kept light (no station modules: it starts in a second, also next to a
+    busy engine): spin until SIGINT/SIGTERM or the duration, close the file first, then end."""
+    import faulthandler
 
-    return run_node(RecorderNode, "recorder", args, threads=1)
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+
+    rclpy.init(args=args if args is not None else sys.argv)
+    try:
+        node = RecorderNode()
+    except PowderLabError as error:
+        print(f"recorder: {error}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    except KeyboardInterrupt:
+        os._exit(0)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the file is closed whatever comes next
+        signal.signal(signum, signal.SIG_IGN)
+    faulthandler.dump_traceback_later(5.0, exit=True)
+    node.safe_shutdown()
+    try:
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    except Exception as error:  # the file is complete; the process ends either way
+        print(f"recorder: while stopping ROS: {error!r}", file=sys.stderr, flush=True)
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
