@@ -20,9 +20,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plan", help="AI planner: screen and propose targets, recipes, target queue")
     commands = parser.add_subparsers(dest="plan_command", required=True, metavar="SUBCOMMAND")
 
-    screen = commands.add_parser("screen", help="hull, air and dosability checks of library phases, explained")
+    screen = commands.add_parser(
+        "screen", help="hull, air and dosability checks, explained; a formula not in the library is predicted first"
+    )
     screen.add_argument("targets", nargs="+", help="formulas or phase ids")
     screen.add_argument("--hull-threshold", type=float, default=0.025, help="eV/atom above the hull allowed")
+    screen.add_argument("--candidates", type=int, default=3, help="new formula: prototype structures to relax")
+    screen.add_argument("--competitors", type=int, default=2, help="new formula: competing phases to generate")
+    screen.add_argument("--steps", type=int, default=60, help="new formula: CHGNet relaxation steps per structure")
     screen.add_argument("--json", action="store_true")
     screen.set_defaults(handler=run_screen)
 
@@ -83,10 +88,28 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def run_screen(args: argparse.Namespace) -> int:
+    from powderlab.chemistry.phases import default_library
+    from powderlab.core.errors import UnknownResourceError
+    from powderlab.planner.formula_screen import screen_formula
     from powderlab.planner.screening import Screener
 
     screener = Screener(hull_threshold_ev=args.hull_threshold)
-    results = [screener.screen(name) for name in args.targets]
+    results: list[Any] = []
+    for name in args.targets:
+        try:
+            default_library().find(name)
+        except UnknownResourceError:  # a formula alone: predict its structure first (CHGNet)
+            results.append(
+                screen_formula(
+                    name,
+                    hull_threshold_ev=args.hull_threshold,
+                    candidates=args.candidates,
+                    competitors=args.competitors,
+                    steps=args.steps,
+                )
+            )
+            continue
+        results.append(screener.screen(name))
     _emit(args, [r.to_dict() for r in results], "\n".join(r.explain() for r in results))
     return 0 if all(r.passed for r in results) else 1
 
