@@ -37,7 +37,7 @@ def test_dose_success_records_the_powders_and_heat_success_marks_the_loaded_memb
     dosed = w.sample(w.experiment(target), "dosing/balance")
     outcomes, _, _ = parts(w)
     op = w.op("dose", dosed)
-    outcomes.record(op, completion(op, doses=[{"powder": "TiO2", "actual_mg": 301.5}]))
+    outcomes.record(op, completion(op, doses=[{"powder": "TiO2", "target_mg": 300.0, "actual_mg": 301.5}]))
     assert dosed.status is SampleStatus.DOSED and dosed.dosed_mg == {"TiO2": 301.5}
     inside = w.sample(w.experiment(target), "furnace_1/slot_1", SampleStatus.MILLED, batch)
     outside = w.sample(w.experiment(target), "buffer/1", SampleStatus.MILLED, batch)
@@ -77,7 +77,8 @@ def test_the_second_lost_sample_fails_the_experiment_the_planner_hears_of_it_and
     outcomes, planner, _ = parts(w)
     op = w.op("dose", sample)
     # powder went in before the failure: this crucible cannot be dosed again (a sample failure)
-    outcomes.record(op, completion(op, ErrorCode.DEVICE_FAULT, "clogged", doses=[{"powder": "TiO2", "actual_mg": 5}]))
+    partial = [{"powder": "TiO2", "target_mg": 300.0, "actual_mg": 5}]
+    outcomes.record(op, completion(op, ErrorCode.DEVICE_FAULT, "clogged", doses=partial))
     assert sample.status is SampleStatus.FAILED
     assert experiment.status is ExperimentStatus.FAILED
     assert [(formula, a.status) for formula, a in planner.reports] == [("LiTiO3", ExperimentStatus.FAILED)]

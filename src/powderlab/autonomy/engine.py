@@ -51,6 +51,7 @@ from powderlab.autonomy.routing import Router
 from powderlab.autonomy.state import HEATING, BatchRecord, ExperimentRecord, OpRecord, SampleRecord, TargetRecord
 from powderlab.autonomy.store import Store
 from powderlab.core.errors import PowderLabError
+from powderlab.core.positions import in_gripper
 from powderlab.core.xrd import XrdPattern
 from powderlab.stations.base import StationMode
 
@@ -381,12 +382,12 @@ class CampaignEngine:
         if not any(station.mode == StationMode.INACTIVE for station in state.stations.values()):
             self._lab_was_up = True
         held = {op.goal.get("labware_id") for op in self.ops.values()}
-        if any(p.endswith("/gripper") and labware not in held for p, labware in self.occupied.items()):
+        if any(in_gripper(p) and labware not in held for p, labware in self.occupied.items()):
             # our copy of the table may be from the middle of a transfer (or a technician has confirmed the
             # crucible's place since): look again before calling it left behind
             self._sync_positions(correct=False)
         for position, labware in self.occupied.items():
-            if position.endswith("/gripper") and labware not in held:
+            if in_gripper(position) and labware not in held:
                 reasons.append(f"{labware} left in {position}: place it and confirm with transfer/set_position")
         now = self.port.now()
         if reasons:

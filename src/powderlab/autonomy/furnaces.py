@@ -26,6 +26,7 @@ from powderlab.autonomy.state import (
     SampleRecord,
 )
 from powderlab.core.samples import SampleStatus
+from powderlab.stations.furnace import HeatRequest
 
 
 class Furnaces:
@@ -206,7 +207,7 @@ class Furnaces:
                     continue
             if f"furnace:{batch.furnace}" in busy or now < batch.not_before:
                 continue
-            goal = {"furnace": batch.furnace, "profile": batch.profile.to_list()}
-            op = make_op(self.cell.furnace_station, "heat", goal, "heat", "", (f"furnace:{batch.furnace}",), batch.id)
+            request = HeatRequest(batch.furnace, batch.profile)
+            op = make_op(self.cell.furnace_station, request, "heat", "", (f"furnace:{batch.furnace}",), batch.id)
             launch(op)
             busy.update(op.resources)

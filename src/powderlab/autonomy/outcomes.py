@@ -17,7 +17,9 @@ from powderlab.autonomy.policy import FailureKind, classify
 from powderlab.autonomy.port import Completion
 from powderlab.autonomy.state import FILLING, HEATED, OpRecord, SampleRecord
 from powderlab.core.errors import ErrorCode
+from powderlab.core.positions import Position
 from powderlab.core.samples import SampleStatus
+from powderlab.stations.operations import OPERATIONS
 
 
 def code_name(code: int) -> str:
@@ -26,6 +28,12 @@ def code_name(code: int) -> str:
         return ErrorCode(code).name
     except ValueError:
         return str(code)
+
+
+def dosed_mg(completion: Completion) -> dict[str, float]:
+    """Powder -> mg that went in, from a dose's result (also one that stopped early)."""
+    result = OPERATIONS["dose"].result_from_data(completion.result)
+    return {d.powder: d.actual_mg for d in result.doses} if result is not None else {}
 
 
 class Outcomes:
@@ -58,9 +66,9 @@ class Outcomes:
     def succeeded(self, op: OpRecord, completion: Completion) -> None:
         state = self.state
         sample = state.samples.get(op.sample_id)
-        goal, result = op.goal, completion.result
         if op.action == "transfer" and sample is not None:
-            state.moved(sample, goal["source"], goal["destination"])
+            transfer = op.request
+            state.moved(sample, transfer.source, transfer.destination)
             sample.retries = 0
             state.changed(sample)
             if op.purpose == "store":
@@ -69,14 +77,16 @@ class Outcomes:
                 state.close(sample, "discarded")
         elif op.action == "dose" and sample is not None:
             sample.status = SampleStatus.DOSED
-            sample.dosed_mg = {d["powder"]: d["actual_mg"] for d in result.get("doses", [])}
+            sample.dosed_mg = dosed_mg(completion)
             sample.retries = 0
             state.changed(sample)
         elif op.action == "mill" and sample is not None:
             sample.status, sample.retries = SampleStatus.MILLED, 0
             state.changed(sample)
         elif op.action == "load_furnace" and sample is not None:
-            state.moved(sample, goal["source"], result.get("position") or f"{goal['furnace']}/slot_{goal['slot']}")
+            load, loaded = op.request, OPERATIONS[op.action].result_from_data(completion.result)
+            slot = loaded.position if loaded is not None and loaded.position else None
+            state.moved(sample, load.source, slot or Position.slot(load.furnace, load.slot).name)
             sample.retries = 0
             state.changed(sample)
             batch = state.batches.get(op.batch_id)
@@ -94,11 +104,12 @@ class Outcomes:
             state.event("batch", f"{batch.id} heated in {batch.furnace} ({op.error_msg or 'done'})", op_id=op.id)
         elif op.action == "unload_furnace" and sample is not None:
             source = next((p for p, lw in state.occupied.items() if lw == sample.labware_id), sample.location)
-            state.moved(sample, source, goal["destination"])
+            destination = op.request.destination
+            state.moved(sample, source, destination)
             sample.retries = 0
             state.changed(sample)
             state.maybe_finish_batch(sample.batch_id)
-            if sample.status is SampleStatus.FAILED and goal["destination"] in self.cell.done:
+            if sample.status is SampleStatus.FAILED and destination in self.cell.done:
                 state.close(sample, "discarded")
         elif op.action == "measure_xrd" and sample is not None:
             sample.status, sample.retries = SampleStatus.MEASURED, 0
@@ -136,8 +147,7 @@ class Outcomes:
         if sample is None:
             return
         if op.action == "dose":
-            doses = completion.result.get("doses", [])
-            sample.dosed_mg = {d["powder"]: d["actual_mg"] for d in doses}
+            sample.dosed_mg = dosed_mg(completion)
             if sum(sample.dosed_mg.values()) > 0 and kind is not FailureKind.RECIPE:
                 kind = FailureKind.SAMPLE  # powder went in: this crucible cannot be dosed again
         if kind in (FailureKind.RETRY, FailureKind.REPLAN):

@@ -3,7 +3,7 @@
 A sample's next step follows from its status and where its crucible stands (storage -> balance ->
 dose -> clamp -> mill -> staging rack -> furnace -> XRD -> done rack). A step starts only when
 every resource it needs (arm, source and destination positions, station, furnace) is free; the
-goal of each operation is built here.
+typed request of each operation is built here (its stored goal is derived from it, ADR 0088).
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from typing import Any
 from powderlab.autonomy.campaign_state import CampaignState
 from powderlab.autonomy.config import CampaignConfig
 from powderlab.autonomy.state import FILLING, HEATING, OpRecord, SampleRecord
-from powderlab.core.samples import SampleStatus
+from powderlab.core.positions import Position, in_gripper
+from powderlab.core.samples import SampleRef, SampleStatus
+from powderlab.stations.dosing import DoseRequest
+from powderlab.stations.furnace import LoadRequest, UnloadRequest
+from powderlab.stations.milling import MillRequest
+from powderlab.stations.operations import operation_of
+from powderlab.stations.transfer import TransferRequest
+from powderlab.stations.xrd import MeasureRequest
 
 # Further along first: samples near the end free the cell for the ones behind them.
 STAGE_RANK = {
@@ -35,15 +42,21 @@ def stage_rank(sample: SampleRecord) -> int:
 
 def make_op(
     station: str,
-    action: str,
-    goal: dict[str, Any],
+    request: Any,
     purpose: str,
     sample_id: str = "",
     resources: tuple[str, ...] = (),
     batch_id: str = "",
 ) -> OpRecord:
-    """A new operation (its id is also the goal's id)."""
-    return OpRecord(uuid.uuid4().hex, station, action, goal, purpose, sample_id, batch_id, resources)
+    """A new operation of a typed request (its id is also the goal's id; its goal, the request's data)."""
+    op = operation_of(request)
+    return OpRecord(
+        uuid.uuid4().hex, station, op.name, op.request_to_data(request), purpose, sample_id, batch_id, resources
+    )
+
+
+def sample_ref(sample: SampleRecord) -> SampleRef:
+    return SampleRef(sample.id, sample.labware_id)
 
 
 def conflict(busy: set[str], *resources: str) -> bool:
@@ -84,13 +97,7 @@ class Router:
         arm = self.cell.arm_for(sample.location, destination)
         return make_op(
             self.cell.transfer,
-            "transfer",
-            {
-                "sample_id": sample.id,
-                "labware_id": sample.labware_id,
-                "source": sample.location,
-                "destination": destination,
-            },
+            TransferRequest(sample_ref(sample), sample.location, destination),
             purpose,
             sample.id,
             (f"arm:{arm}", f"pos:{sample.location}", f"pos:{destination}"),
@@ -101,7 +108,7 @@ class Router:
         state, cell = self.state, self.cell
         location, status = sample.location, sample.status
         free = state.free
-        if location.endswith("/gripper") or not location:
+        if not location or in_gripper(location):
             return None
         if status is SampleStatus.FAILED:
             return self.discard_step(sample, busy)
@@ -112,12 +119,8 @@ class Router:
                 return None
             if location == cell.balance and "station:dosing" not in busy:
                 recipe = state.experiments[sample.experiment_id].recipe
-                goal = {
-                    "sample_id": sample.id,
-                    "labware_id": sample.labware_id,
-                    "powders": [{"powder": d.powder, "target_mg": d.target_mg} for d in recipe.precursors],
-                }
-                return make_op(cell.dosing, "dose", goal, "dose", sample.id, ("station:dosing", f"pos:{location}"))
+                request = DoseRequest(sample_ref(sample), recipe.precursors)
+                return make_op(cell.dosing, request, "dose", sample.id, ("station:dosing", f"pos:{location}"))
             return None
         if status is SampleStatus.DOSED:
             if location == cell.balance:
@@ -126,14 +129,8 @@ class Router:
                 return None
             if location == cell.clamp and "station:milling" not in busy:
                 milling = state.experiments[sample.experiment_id].recipe.milling
-                goal = {
-                    "sample_id": sample.id,
-                    "labware_id": sample.labware_id,
-                    "duration_s": milling.duration_s,
-                    "frequency_hz": milling.frequency_hz,
-                    "ball_count": milling.ball_count,
-                }
-                return make_op(cell.milling, "mill", goal, "mill", sample.id, ("station:milling", f"pos:{location}"))
+                request = MillRequest(sample_ref(sample), milling.duration_s, milling.frequency_hz, milling.ball_count)
+                return make_op(cell.milling, request, "mill", sample.id, ("station:milling", f"pos:{location}"))
             return None
         if status is SampleStatus.MILLED:
             batch = state.batches.get(sample.batch_id)
@@ -150,15 +147,10 @@ class Router:
                 slots = free(cell.furnaces[furnace], busy)
                 arm = self.arm(location, slots[0]) if slots else ""
                 if slots and f"furnace:{furnace}" not in busy and not conflict(busy, arm):
-                    goal = {
-                        "sample_id": sample.id,
-                        "labware_id": sample.labware_id,
-                        "source": location,
-                        "furnace": furnace,
-                        "slot": int(slots[0].rsplit("_", 1)[1]),
-                    }
+                    slot = Position.parse(slots[0]).slot_index
+                    request = LoadRequest(sample_ref(sample), location, furnace, slot)
                     resources = (f"furnace:{furnace}", arm, f"pos:{location}", f"pos:{slots[0]}")
-                    return make_op(cell.furnace_station, "load_furnace", goal, "load", sample.id, resources, batch.id)
+                    return make_op(cell.furnace_station, request, "load", sample.id, resources, batch.id)
             return None
         if status is SampleStatus.HEATED:
             furnace = cell.furnace_of(location)
@@ -171,19 +163,8 @@ class Router:
                 return None
             if location == cell.recovery and "station:xrd" not in busy:
                 scan = state.experiments[sample.experiment_id].recipe.scan
-                goal = {
-                    "sample_id": sample.id,
-                    "labware_id": sample.labware_id,
-                    "source": location,
-                    "destination": "",
-                    "scan": {
-                        "two_theta_start_deg": scan.two_theta_start_deg,
-                        "two_theta_end_deg": scan.two_theta_end_deg,
-                        "step_deg": scan.step_deg,
-                        "scan_time_s": scan.scan_time_s,
-                    },
-                }
-                return make_op(cell.xrd, "measure_xrd", goal, "measure", sample.id, ("station:xrd", f"pos:{location}"))
+                request = MeasureRequest(sample_ref(sample), location, "", scan)
+                return make_op(cell.xrd, request, "measure", sample.id, ("station:xrd", f"pos:{location}"))
             return None
         if status is SampleStatus.MEASURED:
             if location == cell.recovery:
@@ -217,9 +198,9 @@ class Router:
         arm = self.arm(sample.location, destination)
         if conflict(busy, arm):
             return None
-        goal = {"sample_id": sample.id, "labware_id": sample.labware_id, "destination": destination}
+        request = UnloadRequest(sample_ref(sample), destination)
         resources = (f"furnace:{furnace}", arm, f"pos:{sample.location}", f"pos:{destination}")
-        return make_op(cell.furnace_station, "unload_furnace", goal, "unload", sample.id, resources, sample.batch_id)
+        return make_op(cell.furnace_station, request, "unload", sample.id, resources, sample.batch_id)
 
     def discard_step(self, sample: SampleRecord, busy: set[str]) -> OpRecord | None:
         """A failed sample's crucible goes to the done rack (closed at once if it never left storage)."""

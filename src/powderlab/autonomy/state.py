@@ -9,6 +9,7 @@ from typing import Any
 from powderlab.autonomy.model import ExperimentStatus, Target, TargetStatus
 from powderlab.core.recipes import HeatingProfile, Recipe
 from powderlab.core.samples import SampleStatus
+from powderlab.stations.operations import operation
 
 
 def profile_key(profile: HeatingProfile) -> str:
@@ -116,3 +117,8 @@ class OpRecord:
     error_msg: str = ""
     result: dict[str, Any] = field(default_factory=dict)
     overrun_reported: bool = False
+
+    @property
+    def request(self) -> Any:
+        """The typed request of the stored goal (its operation's, ADR 0088)."""
+        return operation(self.action).request_from_data(self.goal)

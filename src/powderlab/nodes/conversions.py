@@ -192,7 +192,7 @@ class MessageCodec:
 
     Fields of the same name are copied, converted by the dataclass field's type and the message
     field's type; nested dataclasses and sequences of them follow the same rule. A few types have
-    a message form of their own (`TYPE_CODECS`): a heating profile is a list of segments, scan
+    a message form of their own (`type_codecs`): a heating profile is a list of segments, scan
     settings of zeros mean the station's defaults, a pattern carries a stamp (now()).
     """
 
@@ -226,6 +226,7 @@ class MessageCodec:
     # -- generic --
 
     def to_msg(self, value: Any, message_class: type) -> Any:
+        """A message of this class filled from a dataclass (fields it lacks keep their zeros)."""
         message = message_class()
         self._fill(message, value)
         return message
@@ -251,6 +252,7 @@ class MessageCodec:
         return _primitive(value, ros_type)
 
     def from_msg(self, cls: type, message: Any) -> Any:
+        """The dataclass of a message (fields the message lacks take their defaults)."""
         values = {}
         for name, hint in field_types(cls).items():
             if hasattr(message, name):
