@@ -197,3 +197,20 @@ def test_samples_tab_shows_claims_and_a_person_rejects_one(served) -> None:
             browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
     assert any(e["command"] == "review_claim" and e["ok"] and e["user"] == USER for e in log.entries())
+
+
+def test_the_lab_dashboard_reads_the_autonomy_nodes_store_once_it_exists(ledger, tmp_path) -> None:
+    from powderlab.bringup.manifest import build_manifest
+    from powderlab.dashboard.claims import StoreLedger
+
+    database = str(ledger.store.url).removeprefix("sqlite:///")
+    manifest = build_manifest("mock", autonomy={"database": database}, dashboard={"port": 0})
+    dashboard = next(n for n in manifest.nodes if n.name == "dashboard")
+    assert dashboard.parameters["campaign_database"] == database
+    assert "campaign_database" not in next(
+        n for n in build_manifest("mock", dashboard={"port": 0}).nodes if n.name == "dashboard"
+    ).parameters
+
+    later = StoreLedger(str(tmp_path / "not-yet.sqlite"))
+    assert later.list() == [] and not (tmp_path / "not-yet.sqlite").exists()  # never creates the store
+    assert [c.key for c in StoreLedger(database).list("c1")] == ["s-1", "s-2"]

@@ -214,7 +214,12 @@ def build_manifest(
                 "dashboard",
                 "powderlab.dashboard.server",
                 namespace,
-                {"stations": [s.name for s in ordered], "use_sim_time": use_sim_time, **dashboard},
+                {
+                    "stations": [s.name for s in ordered],
+                    "use_sim_time": use_sim_time,
+                    **_claims_store(nodes, dashboard),
+                    **dashboard,
+                },
             )
         )
     lab_stations = tuple(s.name for s in ordered)
@@ -258,3 +263,11 @@ def _require_real_endpoints(profile: SiteProfile, station: str) -> None:
             f"station '{station}' has no connection for {', '.join(missing)}; backend 'real' needs every device's "
             "endpoint in the site profile (see hardware/README.md)",
         )
+
+
+def _claims_store(nodes: list[NodeSpec], dashboard: Mapping[str, Any]) -> dict[str, str]:
+    """The dashboard shows the claims of the autonomy node's campaign store (ADR 0098)."""
+    autonomy = next((n for n in nodes if n.name == "autonomy"), None)
+    if autonomy is None or "campaign_database" in dashboard:
+        return {}
+    return {"campaign_database": str(autonomy.parameters.get("database", "~/.ros/powderlab/autonomy.sqlite"))}

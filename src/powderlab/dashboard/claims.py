@@ -20,6 +20,47 @@ from aiohttp import web
 CLAIMS_KEY = web.AppKey("claims", object)
 
 
+class StoreLedger:
+    """The claims ledger of a campaign store, opened when first needed: the dashboard may start
+    before the autonomy node has created the store (until then there are no claims)."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._ledger: Any = None
+
+    def _open(self) -> Any:
+        if self._ledger is None:
+            from pathlib import Path
+
+            from powderlab.autonomy.claims import ClaimLedger
+            from powderlab.autonomy.store import Store
+
+            if "://" not in self.database and not Path(self.database).expanduser().exists():
+                return None
+            self._ledger = ClaimLedger(Store(str(Path(self.database).expanduser())))
+        return self._ledger
+
+    def list(self, campaign_id: str | None = None) -> list[Any]:
+        ledger = self._open()
+        return [] if ledger is None else ledger.list(campaign_id)
+
+    def get(self, claim_id: int) -> Any:
+        ledger = self._open()
+        if ledger is None:
+            raise LookupError(f"no claim {claim_id}: the campaign store {self.database} does not exist yet")
+        return ledger.get(claim_id)
+
+    def versions(self, campaign_id: str, key: str) -> list[Any]:
+        ledger = self._open()
+        return [] if ledger is None else ledger.versions(campaign_id, key)
+
+    def review(self, claim_id: int, reviewer: str, decision: str, comment: str) -> Any:
+        ledger = self._open()
+        if ledger is None:
+            raise LookupError(f"no claim {claim_id}: the campaign store {self.database} does not exist yet")
+        return ledger.review(claim_id, reviewer, decision, comment)
+
+
 def add_routes(app: web.Application, ledger: Any) -> None:
     """Serve the ledger (None: the routes answer that no campaign store is configured)."""
     app[CLAIMS_KEY] = ledger

@@ -102,13 +102,10 @@ def _claims_ledger(values: dict[str, Any], node: Any) -> Any:
     database = str(values["campaign_database"])
     if not database:
         return None
-    if "://" not in database and not Path(database).exists():
-        node.get_logger().warn(f"campaign_database {database} does not exist: no claims to show")
-        return None
-    from powderlab.autonomy.claims import ClaimLedger
-    from powderlab.autonomy.store import Store
+    from powderlab.dashboard.claims import StoreLedger
 
-    return ClaimLedger(Store(database))
+    node.get_logger().info(f"claims from the campaign store {database}")
+    return StoreLedger(database)
 
 
 def main(args: list[str] | None = None) -> int:
