@@ -17,7 +17,7 @@ import yaml
 
 from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.labware import Labware, LabwareKind, parse_labware_kind
-from powderlab.core.positions import PositionSpec
+from powderlab.core.positions import Position, PositionSpec
 from powderlab.core.resources import data_path
 from powderlab.core.units import require_int_range, require_name
 
@@ -311,7 +311,8 @@ def _parse_station(name: str, data: Any, where: str) -> StationConfig:
         devices[device_name] = device
         if device.kind == "furnace":
             slots = require_int_range(f"{where}.devices.{device_name}.slots", device.get("slots", 8), 1, 64)
-            positions.extend(PositionSpec.parse(f"{device_name}/slot_{i}", "crucible") for i in range(1, slots + 1))
+            slot_names = (Position.slot(device_name, i).name for i in range(1, slots + 1))
+            positions.extend(PositionSpec.parse(slot, "crucible") for slot in slot_names)
     for position_name, accepts in (data.get("positions") or {}).items():
         positions.append(PositionSpec.parse(f"{name}/{position_name}", accepts))
     settings = {k: v for k, v in data.items() if k not in ("kind", "devices", "positions")}
