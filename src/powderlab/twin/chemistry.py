@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from powderlab.chemistry.phases import default_library
+from powderlab.chemistry.phases import PhaseLibrary, default_library
 from powderlab.chemistry.truth import SynthesisModel
+from powderlab.chemistry.truth.novel import what_forms
 from powderlab.chemistry.xrd.simulate import SimulationOptions, simulate_pattern
 from powderlab.core.recipes import ScanSettings
 from powderlab.core.xrd import XrdPattern
@@ -15,14 +16,17 @@ from powderlab.twin.items import Item, SampleTruth
 class TwinChemistry:
     """Reacts each crucible's true contents over its recorded heat (once, cached) and simulates patterns."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, library: PhaseLibrary | None = None) -> None:
         self.seed = seed
+        # the library of the hidden world: the packaged one, or a copy with predicted (candidate)
+        # compounds, whose true fate (truth/novel.py) the diffractometer sees instead of the prediction
+        self.library = library
         self._model: SynthesisModel | None = None
 
     @property
     def model(self) -> SynthesisModel:
         if self._model is None:
-            self._model = SynthesisModel(self.seed)
+            self._model = SynthesisModel(self.seed, library=self.library)
         return self._model
 
     def phases_of(self, item: Item) -> tuple[dict[str, float], float]:
@@ -56,10 +60,14 @@ class TwinChemistry:
             background = 150.0 + 250.0 * np.exp(-(x - x[0]) / 12.0)
             return XrdPattern(x, rng.poisson(background).astype(float), 1.5406, settings)
         options = SimulationOptions(peak_counts=8000.0 * min(1.0, total / 40.0) + 200.0)
+        library = self.library if self.library is not None else default_library()
+        fractions, references = what_forms({p: m / total for p, m in phases.items()}, library, self.seed)
         return simulate_pattern(
-            {p: m / total for p, m in phases.items()},
+            fractions,
             settings,
             options,
             seed=seed,
             amorphous_fraction=min(0.95, truth.amorphous_mg / total),
+            library=library,
+            references=references or None,
         )

@@ -73,6 +73,15 @@ class NovelWorld:
     unstable_offset_ev: tuple[float, float] = (0.03, 0.08)
     impurity_fraction: tuple[float, float] = (0.10, 0.25)
 
+    def energy_offset(self, phase: Phase) -> float:
+        """The hidden energy offset (eV/atom) of a predicted phase: the draws `fate` makes first."""
+        rng = _rng(self.seed, phase.reduced_formula)
+        draw_unstable = rng.random(3)[0]
+        offset = float(rng.normal(0.0, 0.01))
+        if draw_unstable < self.unstable_share:
+            offset += float(rng.uniform(*self.unstable_offset_ev))
+        return offset
+
     def fate(self, phase: Phase, library: PhaseLibrary | None = None) -> NovelFate:
         """The hidden fate of a predicted phase (its structure is the prediction)."""
         library = library if library is not None else default_library()
@@ -135,3 +144,24 @@ def true_product(phase: Phase, fate: NovelFate, target_share: float) -> dict[str
         taken = share * fate.impurity_fraction
         return {phase.phase_id: share - taken, fate.impurity: taken, "rest": 1.0 - share}
     return {phase.phase_id: share, "rest": 1.0 - share}
+
+
+def what_forms(
+    fractions: dict[str, float], library: PhaseLibrary, seed: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """(weight fractions, reflections by phase id) of what a diffractometer really sees, given the
+    phases the truth model formed: a predicted (candidate) phase becomes its fate (its impurity
+    share split off; a disordered variant's reflections)."""
+    world = NovelWorld(seed)
+    seen = dict(fractions)
+    references: dict[str, Any] = {}
+    for phase_id, share in fractions.items():
+        if phase_id not in library or "candidate" not in library.get(phase_id).roles:
+            continue
+        phase = library.get(phase_id)
+        fate = world.fate(phase, library)
+        if fate.kind == "with impurity":
+            seen[phase_id] = share * (1.0 - fate.impurity_fraction)
+            seen[fate.impurity] = seen.get(fate.impurity, 0.0) + share * fate.impurity_fraction
+        references[phase_id] = true_reflections(phase, fate)
+    return seen, references
