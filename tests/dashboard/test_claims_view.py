@@ -207,9 +207,10 @@ def test_the_lab_dashboard_reads_the_autonomy_nodes_store_once_it_exists(ledger,
     manifest = build_manifest("mock", autonomy={"database": database}, dashboard={"port": 0})
     dashboard = next(n for n in manifest.nodes if n.name == "dashboard")
     assert dashboard.parameters["campaign_database"] == database
-    assert "campaign_database" not in next(
-        n for n in build_manifest("mock", dashboard={"port": 0}).nodes if n.name == "dashboard"
-    ).parameters
+    assert (
+        "campaign_database"
+        not in next(n for n in build_manifest("mock", dashboard={"port": 0}).nodes if n.name == "dashboard").parameters
+    )
 
     later = StoreLedger(str(tmp_path / "not-yet.sqlite"))
     assert later.list() == [] and not (tmp_path / "not-yet.sqlite").exists()  # never creates the store
