@@ -144,6 +144,12 @@ class CampaignState:
         self.used_labware: set[str] = set()
         self.patterns: dict[str, XrdPattern] = {}  # measured, not analysed yet
         self.waiting: dict[str, str] = {}  # why work waits (for space, crucibles), by kind
+        # Stations the lab cannot reach now (no heartbeat, or restarting): station -> why. Only the
+        # operations on them wait; the rest of the lab goes on (not a suspension).
+        self.unavailable: dict[str, str] = {}
+        # Batches whose heat goal was lost with its restarted station while the furnace's controller
+        # still ran the program: batch id -> the lost heat operation; heated when the program ends.
+        self.heat_watch: dict[str, OpRecord] = {}
         self.ask: set[str] = set()  # targets the planner is asked about at the next loop
         self.seq = {"sample": 0, "batch": 0, "target": 0}
         self.opened = False

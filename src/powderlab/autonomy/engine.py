@@ -295,6 +295,12 @@ class CampaignEngine:
     def _launch(self, op: OpRecord) -> None:
         """Write-ahead: record the intent (and all it depends on), then send the goal."""
         campaign = self.campaign
+        if op.station in campaign.unavailable:
+            # Held: proposed again once the station is back (nothing recorded yet). It holds no resource
+            # meanwhile (the router and furnaces mark op.resources busy after launch), so other samples
+            # may use the arms and positions it would have needed.
+            op.resources = ()
+            return
         op.estimate_s = float(self.port.estimate_s(op))
         op.intended_s = self.port.now()
         campaign.work.add(op)
@@ -369,7 +375,16 @@ class CampaignEngine:
         reasons = []
         if state.estop:
             reasons.append(f"e-stop engaged ({state.estop_reason or 'no reason given'})")
+        unavailable: dict[str, str] = {}
         for station in state.stations.values():
+            # A station the lab cannot reach (no heartbeat) or that is coming back after its process died
+            # holds only its own work; the rest of the lab goes on (issue 19; ADR 0102).
+            if not station.alive:
+                unavailable[station.name] = "no heartbeat: link or process lost"
+                continue  # its last status is stale
+            if station.mode == StationMode.INACTIVE and not state.estop and self._lab_was_up:
+                unavailable[station.name] = f"not active ({station.lifecycle or 'unknown'}): restarting"
+                continue
             if station.mode == StationMode.FAULT:
                 reasons.append(f"station {station.name} in fault: {station.message}")
             elif station.mode == StationMode.PAUSED:
@@ -381,6 +396,8 @@ class CampaignEngine:
                     reasons.append(f"{furnace.name} door fault")
         if not any(station.mode == StationMode.INACTIVE for station in state.stations.values()):
             self._lab_was_up = True
+        self._set_unavailable(unavailable)
+        self.recovery.watch_heats(state)
         held = {op.goal.get("labware_id") for op in self.ops.values()}
         if any(in_gripper(p) and labware not in held for p, labware in self.occupied.items()):
             # our copy of the table may be from the middle of a transfer (or a technician has confirmed the
@@ -405,6 +422,25 @@ class CampaignEngine:
                 campaign.event("resume", "conditions clear: resumed (" + "; ".join(campaign.suspended) + ")")
                 campaign.suspended, campaign.clear_since = [], None
                 self._sync_positions(correct=True)
+
+    def _set_unavailable(self, unavailable: dict[str, str]) -> None:
+        """Record which stations are unavailable now (an event when one goes or comes back)."""
+        campaign = self.campaign
+        for name, why in unavailable.items():
+            if name not in campaign.unavailable:
+                held = sum(1 for op in self.ops.values() if op.station == name)
+                campaign.event(
+                    "unavailable",
+                    f"station {name} unavailable ({why}): its work waits, the rest of the lab goes on "
+                    f"({held} operation(s) of it in flight)",
+                    station=name,
+                )
+        back = [name for name in campaign.unavailable if name not in unavailable]
+        campaign.unavailable = unavailable
+        for name in back:
+            campaign.event("available", f"station {name} available again", station=name)
+        if self.cell.transfer in back:
+            self._sync_positions(correct=True)  # the table may have changed while it was out of reach
 
     def _suspension_limit(self, reasons: list[str], now: float, kind: str = "suspended") -> None:
         """Nobody at the lab: abort a halt that outlasts the limit; somebody there: wait for them.
@@ -451,7 +487,8 @@ class CampaignEngine:
         """Running, nothing in flight, nothing started for STALL_AFTER_S of lab time: a person must act."""
         campaign = self.campaign
         now = self.port.now()
-        if self.ops or self.state != "running" or self.finished or not self.targets:  # no targets: nothing to do
+        followed = bool(self.ops or self.campaign.heat_watch)  # a program running on after its station restarted
+        if followed or self.state != "running" or self.finished or not self.targets:  # no targets: nothing to do
             if campaign.idle_since is not None and not campaign.suspended:
                 campaign.unattended_since, campaign.suspend_hint = None, ""
             campaign.idle_since = None

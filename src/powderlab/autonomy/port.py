@@ -18,6 +18,8 @@ class Completion:
     campaign then reconciles from the position table (see the ADR on write-ahead of intent).
     unknown_goal=True (with known=False): the lab answered that it has no such goal, rather than
     not answering at all; a goal younger than the stations keep results for then never ran.
+    station_restarted=True (with known=False): the station's process restarted after it had accepted
+    the goal (killed, respawned): the goal may have run part-way, so it must not be taken as never run.
     """
 
     op_id: str
@@ -29,6 +31,7 @@ class Completion:
     ended_s: float | None = None
     known: bool = True
     unknown_goal: bool = False
+    station_restarted: bool = False
 
 
 @dataclass
@@ -51,6 +54,9 @@ class StationInfo:
     message: str = ""
     lifecycle: str = "active"
     furnaces: list[FurnaceInfo] = field(default_factory=list)
+    # The lab manager's heartbeat (lab/health): False while the station does not answer (a pulled
+    # cable, a dead process). Its last status (mode, lifecycle) is then stale.
+    alive: bool = True
 
 
 @dataclass

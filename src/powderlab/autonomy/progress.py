@@ -26,6 +26,7 @@ def progress(state: CampaignState) -> Progress:
         + list(state.suspended)
         + ([state.suspend_hint] if state.suspend_hint else [])
         + ([state.pause_reason] if state.paused else [])
+        + [f"station {name} unavailable ({why}): its work waits" for name, why in sorted(state.unavailable.items())]
         + sorted(set(state.waiting.values())),
         targets_total=len(targets),
         targets_made=sum(t.status is TargetStatus.MADE for t in targets),

@@ -4,7 +4,11 @@ The lab's position table is the truth about where crucibles are: the engine's co
 and samples follow it (a crucible missing from it closes its sample as lost). A goal the lab does
 not know after a restart is lost: what became of it is read from the position table (a transfer),
 or the step is done again when it provably never ran (a dose), or the sample fails (a dose whose
-outcome is unknown). Operations running far beyond their estimate are reported once.
+outcome is unknown). A goal lost because its station's process restarted mid-operation may have
+run part-way: it is never taken as "never ran"; a heat whose furnace controller still runs the
+program is followed until the program ends (not heated again), a dose fails its sample (its crucible
+is never dosed again) and the experiment gets a fresh crucible (ADR 0102). Operations running far
+beyond their estimate are reported once.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from powderlab.autonomy.campaign_state import CampaignState
 from powderlab.autonomy.config import CampaignConfig
 from powderlab.autonomy.model import TERMINAL_TARGET
 from powderlab.autonomy.outcomes import Outcomes
-from powderlab.autonomy.port import Completion, LabPort
+from powderlab.autonomy.port import Completion, FurnaceInfo, LabPort, LabState
 from powderlab.autonomy.state import FILLING, OpRecord
 from powderlab.core.samples import SampleStatus
+from powderlab.stations.base import StationMode
+
+PROGRAM_ENDED = "program ended on its controller while the station restarted"
 
 
 class Recovery:
@@ -54,6 +61,8 @@ class Recovery:
     def sync_positions(self, correct: bool) -> None:
         """Re-read the lab's position table; with correct=True our samples follow it (it is the truth)."""
         state = self.state
+        if self.cell.transfer in state.unavailable:
+            return  # its table cannot be read now: keep our copy (read again when it is back)
         table = self.port.positions()
         state.occupied = {name: p.labware.labware_id for name, p in table.items() if p.labware is not None}
         if not correct:
@@ -97,12 +106,16 @@ class Recovery:
         state.changed(op)
         self.sync_positions(correct=False)
         sample = state.samples.get(op.sample_id)
+        restarted = completion is not None and completion.station_restarted
         message = f"{op.purpose} {op.station}/{op.action} unknown to the lab after restart"
+        if restarted:
+            message = f"{op.purpose} {op.station}/{op.action} interrupted: the station restarted and lost the goal"
         # The station said it has no such goal, and it keeps results longer than this goal is old:
         # the goal never reached it (the crash came between the record and the send), so nothing
         # happened and the step is simply done again - also a dose: no powder went in.
         never_ran = (
-            completion is not None
+            not restarted  # it had accepted the goal: it may have run part-way
+            and completion is not None
             and completion.unknown_goal
             and op.intended_s is not None
             and state.now() - op.intended_s < self.config.result_keep_s
@@ -125,8 +138,16 @@ class Recovery:
         elif op.action == "dose" and sample is not None and never_ran:
             state.event("recovery", f"{message}: it never reached the lab; dosed again", sample.id, op.id)
         elif op.action == "dose" and sample is not None:
-            state.event("recovery", f"{message}: how much powder went in is unknown", sample.id, op.id)
+            state.event(
+                "recovery",
+                f"{message}: how much powder went in is unknown; {sample.labware_id} is not dosed again, "
+                "the sample fails and its experiment gets a fresh crucible",
+                sample.id,
+                op.id,
+            )
             self.outcomes.fail_sample(sample, "dose outcome lost in a restart", redo=True)
+        elif op.action == "heat" and restarted and self._heat_goes_on(op, message):
+            pass
         elif op.action == "heat":
             batch = state.batches[op.batch_id]
             batch.state = FILLING
@@ -134,6 +155,56 @@ class Recovery:
             state.event("recovery", f"{message}: {batch.id} is heated again", op_id=op.id)
         else:
             state.event("recovery", f"{message}: the step is done again", op.sample_id, op.id)
+
+    def _furnace(self, lab: LabState, station: str, furnace: str) -> FurnaceInfo | None:
+        info = lab.stations.get(station)
+        if info is None or not info.alive or info.mode == StationMode.INACTIVE:
+            return None  # not reporting now: its furnaces' state is stale or unknown
+        return next((f for f in info.furnaces if f.name == furnace), None)
+
+    def _heat_goes_on(self, op: OpRecord, message: str) -> bool:
+        """A heat lost with its restarted station: the controller is the truth about the program.
+
+        Still running: the batch stays heating and is followed until the program ends (watch_heats).
+        Ended, and it had its whole planned time: heated. Otherwise False (the caller heats it again).
+        """
+        state = self.state
+        batch = state.batches[op.batch_id]
+        furnace = self._furnace(self.port.lab_state(), op.station, batch.furnace)
+        if furnace is not None and furnace.program_running:
+            state.heat_watch[batch.id] = op
+            state.event(
+                "recovery",
+                f"{message}: {batch.furnace}'s controller still runs the program: {batch.id} stays heating and "
+                "is heated when the program ends (not heated again)",
+                op_id=op.id,
+            )
+            return True
+        ran_s = state.now() - op.started_s if op.started_s is not None else 0.0
+        if furnace is not None and op.estimate_s > 0 and ran_s >= op.estimate_s:
+            state.event(
+                "recovery",
+                f"{message}: {batch.furnace}'s program has ended after its planned {op.estimate_s:.0f} s: "
+                f"{batch.id} heated (not heated again)",
+                op_id=op.id,
+            )
+            self.outcomes.record(op, Completion(op.id, 0, PROGRAM_ENDED))
+            return True
+        return False
+
+    def watch_heats(self, lab: LabState) -> None:
+        """Batches whose program ran on after their station restarted are heated once it has ended."""
+        state = self.state
+        for batch_id, op in list(state.heat_watch.items()):
+            batch = state.batches[batch_id]
+            furnace = self._furnace(lab, op.station, batch.furnace)
+            if furnace is None or furnace.program_running:
+                continue
+            del state.heat_watch[batch_id]
+            state.event(
+                "recovery", f"{batch.furnace}'s program ended on its controller: {batch_id} heated", op_id=op.id
+            )
+            self.outcomes.record(op, Completion(op.id, 0, PROGRAM_ENDED))
 
     def check_overruns(self) -> None:
         """Report (once) each operation running longer than its estimate allows."""

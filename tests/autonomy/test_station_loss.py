@@ -1,0 +1,188 @@
+"""Losing a station (issue 19 item 3, ADR 0102): its work waits while the rest of the lab goes on,
+and a goal lost with a restarted station is reconciled from the lab's physical state, never repeated blindly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from powderlab.autonomy import store as tables
+from powderlab.autonomy.config import CampaignConfig
+from powderlab.autonomy.engine import CampaignEngine
+from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationInfo
+from powderlab.autonomy.state import FILLING, HEATED, HEATING, OpRecord
+from powderlab.autonomy.store import Store
+from powderlab.core.samples import SampleStatus
+from powderlab.stations.base import StationMode
+from tests.autonomy.scheduler_states import CID, FakePort, RecordingPlanner, World, small_cell, world
+from tests.autonomy.test_recovery import recovery
+
+STATIONS = ("dosing", "milling", "furnaces", "xrd", "transfer")
+
+
+def lost_with_restart(op: OpRecord) -> Completion:
+    return Completion(op.id, 0, "", known=False, unknown_goal=True, station_restarted=True)
+
+
+def station_port(w: World, running: bool = False, **alive: bool) -> FakePort:
+    """A FakePort whose lab reports every station idle (alive unless said), furnace_1 running or not."""
+    port = FakePort(w.clock, dict(w.state.occupied))
+    furnace = FurnaceInfo("furnace_1", False, running, 900.0 if running else 60.0)
+    port.lab_state = lambda: LabState(  # type: ignore[method-assign]
+        stations={
+            name: StationInfo(
+                name,
+                name,
+                int(StationMode.IDLE),
+                alive=alive.get(name, True),
+                furnaces=[furnace] if name == "furnaces" else [],
+            )
+            for name in STATIONS
+        }
+    )
+    return port
+
+
+# ---------------------------------------------------------------- goals lost with a restarted station
+
+
+def test_a_dose_lost_with_its_restarted_station_is_never_dosed_again_into_the_same_crucible():
+    w = world()
+    sample = w.sample(w.experiment(w.target()), "dosing/balance")
+    op = w.op("dose", sample)
+    part, _ = recovery(w, {"dosing/balance": sample.labware_id})
+    # young and unknown to the station: without the flag this reads as "never reached the lab" (dosed again)
+    part.lost(op, lost_with_restart(op))
+    assert sample.status is SampleStatus.FAILED and "dose outcome lost" in sample.failure
+    assert op.state == "lost" and ("save", OpRecord, op.id) in w.events()
+
+
+def test_a_heat_lost_with_its_restarted_station_follows_the_program_still_running_on_the_controller():
+    w = world()
+    batch = w.batch(state=HEATING, furnace="furnace_1")
+    member = w.sample(w.experiment(w.target()), "furnace_1/slot_1", SampleStatus.MILLED, batch)
+    op = w.op("heat", batch=batch)
+    op.station = "furnaces"
+    part, port = recovery(w, dict(w.state.occupied))
+    lab = station_port(w, running=True)
+    port.lab_state = lab.lab_state
+    part.lost(op, lost_with_restart(op))
+    assert batch.state == HEATING and w.state.heat_watch == {batch.id: op}  # not heated again
+    part.watch_heats(lab.lab_state())  # still running
+    assert batch.state == HEATING and member.status is SampleStatus.MILLED
+    part.watch_heats(station_port(w, running=False).lab_state())  # the program ended on the controller
+    assert batch.state == HEATED and member.status is SampleStatus.HEATED
+    assert op.state == "succeeded" and not w.state.heat_watch
+
+
+def test_a_heat_lost_with_its_restarted_station_is_heated_or_heated_again_by_the_time_it_had():
+    w = world()
+    batch = w.batch(state=HEATING, furnace="furnace_1")
+    op = w.op("heat", batch=batch)
+    op.station, op.estimate_s = "furnaces", 3600.0
+    part, port = recovery(w, {})
+    port.lab_state = station_port(w, running=False).lab_state
+    w.clock.t += 600.0  # the program stopped long before its planned end: it is heated again
+    part.lost(op, lost_with_restart(op))
+    assert batch.state == FILLING
+    batch.state = HEATING
+    done = w.op("heat", batch=batch)
+    done.station, done.estimate_s = "furnaces", 3600.0
+    w.clock.t += 3600.0  # it had all its planned time and the program has ended: heated
+    part.lost(done, lost_with_restart(done))
+    assert batch.state == HEATED and done.state == "succeeded"
+
+
+# ---------------------------------------------------------------- an unavailable station holds only its work
+
+
+def engine_on(tmp_path: Path, build) -> tuple[CampaignEngine, World, Store]:
+    """An engine on an empty campaign whose records `build(world)` makes by hand."""
+    store = Store(tmp_path / "c.sqlite")
+    cell = small_cell()
+    engine = CampaignEngine(
+        store, FakePort(world().clock), RecordingPlanner(), SimpleNamespace(name="none"), cell, CampaignConfig(CID)
+    )
+    w = World(engine.campaign, world().clock)
+    engine.campaign.now = w.clock
+    engine.port = station_port(w)
+    engine.recovery.port = engine.port
+    engine.open([])
+    build(w)
+    for record in [*w.state.targets.values(), *w.state.experiments.values(), *w.state.batches.values()]:
+        w.state.add(record)
+    for sample in list(w.state.samples.values()):
+        w.state.add(sample)
+    engine.port.table = dict(w.state.occupied)
+    return engine, w, store
+
+
+def test_an_unavailable_station_holds_its_own_work_and_the_rest_of_the_lab_goes_on(tmp_path: Path) -> None:
+    samples = {}
+
+    def build(w: World) -> None:
+        target = w.target()
+        samples["dose"] = w.sample(w.experiment(target), "dosing/balance")
+        samples["mill"] = w.sample(w.experiment(target), "milling/clamp", SampleStatus.DOSED)
+
+    engine, w, store = engine_on(tmp_path, build)
+    try:
+        lab = station_port(w, dosing=False)
+        engine.port.lab_state = lab.lab_state
+        engine.step()
+        started = [(op.action, op.sample_id) for op in engine.port.started]
+        assert started == [("mill", samples["mill"].id)]  # the mill works; the dose waits
+        assert engine.state == "running" and not engine.suspended
+        progress = engine.progress()
+        assert any("station dosing unavailable" in reason for reason in progress.reasons)
+        events = [e for e in store.rows(tables.events, CID) if e["kind"] in ("unavailable", "available")]
+        assert [e["kind"] for e in events] == ["unavailable"] and "dosing" in events[0]["message"]
+        assert not store.rows(tables.operations, CID) or all(
+            row["action"] != "dose" for row in store.rows(tables.operations, CID)
+        )  # nothing recorded for the held dose
+        engine.port.lab_state = station_port(w).lab_state  # back
+        engine.step()
+        assert ("dose", samples["dose"].id) in [(op.action, op.sample_id) for op in engine.port.started]
+        assert not any("unavailable" in reason for reason in engine.progress().reasons)
+        kinds = [e["kind"] for e in store.rows(tables.events, CID) if e["kind"] in ("unavailable", "available")]
+        assert kinds == ["unavailable", "available"]
+    finally:
+        store.close()
+
+
+def test_a_held_operation_keeps_no_arm_from_the_samples_behind_it(tmp_path: Path) -> None:
+    samples = {}
+
+    def build(w: World) -> None:
+        target = w.target()
+        batch = w.batch(state=HEATED, furnace="furnace_1")
+        # first in line: unloading furnace_1 with arm_b (furnace station, unavailable)
+        samples["unload"] = w.sample(w.experiment(target), "furnace_1/slot_1", SampleStatus.HEATED, batch)
+        # behind it: buffer -> XRD with arm_b too (transfer station, available)
+        samples["xrd"] = w.sample(w.experiment(target), "buffer/1", SampleStatus.HEATED)
+
+    engine, w, store = engine_on(tmp_path, build)
+    try:
+        engine.port.lab_state = station_port(w, furnaces=False).lab_state
+        engine.step()
+        started = [(op.action, op.sample_id) for op in engine.port.started]
+        assert started == [("transfer", samples["xrd"].id)]
+    finally:
+        store.close()
+
+
+def test_a_station_restarting_after_the_lab_was_up_is_held_not_a_suspension(tmp_path: Path) -> None:
+    def build(w: World) -> None:
+        w.sample(w.experiment(w.target()), "dosing/balance")
+
+    engine, w, store = engine_on(tmp_path, build)
+    try:
+        engine.step()  # every station active: the lab is up
+        state = station_port(w).lab_state()
+        state.stations["dosing"].mode, state.stations["dosing"].lifecycle = int(StationMode.INACTIVE), "unconfigured"
+        engine.port.lab_state = lambda: state
+        engine.step()
+        assert engine.state == "running" and "dosing" in engine.campaign.unavailable
+        assert "restarting" in engine.campaign.unavailable["dosing"]
+    finally:
+        store.close()
