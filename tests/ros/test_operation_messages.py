@@ -1,9 +1,12 @@
 """Every operation through its real ROS messages, derived from the registry (ADR 0088). No lab needed."""
 
+import dataclasses
+
 import pytest
 from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg
 
+from powderlab.core.errors import UnknownResourceError
 from powderlab.core.recipes import HeatingProfile
 from powderlab.nodes.conversions import MessageCodec, action_type, bindings
 from powderlab.nodes.lab_client import ACTION_TYPES
@@ -73,3 +76,10 @@ def test_a_failed_goal_reads_as_the_old_port_read_it():
     assert data == {"sample_mg": 0.0, "holder_id": ""} and pattern is None
     assert result_data("dose", actions.Dose.Result())[0] == {"doses": [], "total_mg": 0.0}
     assert result_data("mill", actions.Mill.Result())[0] == {"milled_s": 0.0}
+
+
+def test_an_operation_whose_interface_is_not_built_says_how_to_build_it():
+    declared = OPERATIONS["weigh"]
+    unbuilt = dataclasses.replace(declared, name="regrind", action_type="powderlab_interfaces/action/Regrind")
+    with pytest.raises(UnknownResourceError, match=r"operation 'regrind'.*make setup.*known: Dose"):
+        action_type(unbuilt)

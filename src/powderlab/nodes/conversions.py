@@ -14,6 +14,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import KeyValue
 from powderlab_interfaces import msg
 
+from powderlab.core.errors import UnknownResourceError
 from powderlab.core.positions import PositionSnapshot
 from powderlab.core.recipes import HeatingProfile, HeatingSegment, ScanSettings, SegmentKind
 from powderlab.core.samples import SampleRef
@@ -174,7 +175,15 @@ def status_to_msg(
 def action_type(operation: Operation) -> type:
     """The action class named by an operation's interface ("powderlab_interfaces/action/Dose")."""
     package, kind, name = operation.action_type.split("/")
-    return getattr(importlib.import_module(f"{package}.{kind}"), name)
+    module = importlib.import_module(f"{package}.{kind}")
+    if not hasattr(module, name):  # declared in the registry, its interface file not built here yet
+        raise UnknownResourceError(
+            f"ROS interface of operation '{operation.name}' ({operation.action_type}: build it with "
+            "`make setup` or tools/build_interfaces.py)",
+            name,
+            [n for n in dir(module) if n[:1].isupper() and "_" not in n],
+        )
+    return getattr(module, name)
 
 
 def message_type(ros_type: str) -> type:
