@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 from powderlab.autonomy.campaign_state import OPEN_EXPERIMENT, CampaignState
 from powderlab.autonomy.claims import claim_for_analysis
+from powderlab.autonomy.cofiring import ask_planner, cofiring_hint
 from powderlab.autonomy.config import CampaignConfig
+from powderlab.autonomy.furnaces import Furnaces
 from powderlab.autonomy.model import (
     TERMINAL_TARGET,
     AnalysisResult,
@@ -91,6 +93,7 @@ class Experiments:
     def propose(self) -> None:
         """Ask the planner for recipes for the targets that asked (up to in_flight_per_target running)."""
         state = self.state
+        furnaces = Furnaces(state, self.config)
         for target_id in sorted(state.ask, key=lambda t: state.targets[t].seq):
             target = state.targets[target_id]
             state.ask.discard(target_id)
@@ -99,8 +102,12 @@ class Experiments:
             mine = [e for e in state.experiments.values() if e.target_id == target_id]
             running = [e for e in mine if e.status in OPEN_EXPERIMENT]
             while len(running) < self.config.in_flight_per_target and len(mine) < target.target.budget:
-                try:
-                    proposal = self.planner.next_recipe(target.target, self.history(target_id))
+                try:  # the open furnace runs go to a planner that accepts them (co-firing, ADR 0084)
+                    unplaced = furnaces.pending_experiments()
+                    hint = cofiring_hint(
+                        state.batches.values(), state.samples.values(), unplaced, furnaces.batch_capacity
+                    )
+                    proposal = ask_planner(self.planner, target.target, self.history(target_id), hint)
                 except Exception as error:
                     log.exception("planner failed for %s", target.target.formula)
                     state.event("planner", f"{target.target.formula}: planner error {error!r}")

@@ -18,13 +18,17 @@ import numpy as np
 from powderlab.chemistry.phases import PhaseLibrary, default_library
 from powderlab.chemistry.thermo import Thermo, default_thermo
 from powderlab.core.errors import PowderLabError
-from powderlab.core.recipes import Recipe
-from powderlab.planner.inventory import Inventory
+from powderlab.core.recipes import Recipe, a_lab_profile
+from powderlab.planner.cofiring import OPEN_RUN_STATES, CofiringHint
+from powderlab.planner.inventory import Inventory, closed_elements
 from powderlab.planner.memory import PairwiseMemory
 from powderlab.planner.observations import Observation, Reading, driving_force_left, observations, read
 from powderlab.planner.recipes import (
     MAX_TEMPERATURE_C,
     MIN_TEMPERATURE_C,
+    TEMPERATURE_STEP_C,
+    VOLATILE_CAP_C,
+    VOLATILE_ELEMENTS,
     PrecursorSet,
     RecipeChoice,
     first_recipes,
@@ -165,9 +169,20 @@ class ArrowsPlanner(_Base):
     sets by the driving force left after the learned reactions, skips sets that would form an
     inert intermediate, and moves temperature and dwell as the readings say (cold / sluggish /
     hot / partial). Gives up when no untried recipe is left inside the learned temperature window.
+
+    Co-firing: given a CofiringHint (the heating profiles the lab is already gathering crucibles
+    for), a temperature it chose may move by one grid step to join an open run, where that is of
+    equal standing: a Tamman-based estimate (+- one step is within its accuracy), or a learning
+    step that keeps its direction (hotter stays hotter, cooler stays cooler), inside the learned
+    window, on the same side of every precursor's decomposition and of the volatile cap. A
+    temperature that repeats or extends one already tried (same temperature, longer dwell) never
+    moves; the dwell never changes. Preference: a run a furnace is being loaded with, then a
+    queued run, then runs still forming from proposals; among those the run closest to full (so
+    fewer runs go part-filled), then its own temperature. The reason says what was joined.
     """
 
     name = ARROWS_PLANNER
+    accepts_cofiring = True  # next_recipe takes cofiring= (the campaign passes the open runs)
 
     def __init__(self, memory: PairwiseMemory | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -180,7 +195,10 @@ class ArrowsPlanner(_Base):
         for observation in observations([attempt]):
             self._learn(target.formula, observation, read(observation, target.formula, self.library, self.thermo))
 
-    def next_recipe(self, target: Any, history: Sequence[Any]) -> PlannerProposal | None:
+    def next_recipe(
+        self, target: Any, history: Sequence[Any], cofiring: CofiringHint | None = None
+    ) -> PlannerProposal | None:
+        """The next recipe for target; cofiring: the open furnace runs it may join (see the class)."""
         stop = self._done(target, history)
         if stop:
             self.explanations[target.formula] = stop
@@ -207,9 +225,10 @@ class ArrowsPlanner(_Base):
         if not analysed:
             for rank, choice in enumerate(first_recipes(ranked or self.sets(formula)), start=1):
                 if choice.key not in tried:
-                    return self._propose(choice, {"rank": rank, "skipped": skipped})
+                    placed, joined = self._cofire(choice, cofiring, tried)
+                    return self._propose(placed, {"rank": rank, "skipped": skipped, **joined})
             return None
-        choice = self._adapt(formula, analysed, ranked, skipped, tried)
+        choice, joined = self._adapt(formula, analysed, ranked, skipped, tried, cofiring)
         if choice is None:
             why = "no untried recipe left inside the learned temperature window"
             if any(r.no_reaction for _, r in analysed):
@@ -217,7 +236,7 @@ class ArrowsPlanner(_Base):
             self.explanations[formula] = f"{why}: " + "; ".join(r.summary() for _, r in analysed[-2:])
             return None
         details = {"readings": [r.summary() for _, r in analysed], "skipped": skipped, "memory": self.memory.to_dict()}
-        return self._propose(choice, details)
+        return self._propose(choice, {**details, **joined})
 
     # --- learning ---------------------------------------------------------------------------
 
@@ -262,12 +281,14 @@ class ArrowsPlanner(_Base):
         ranked: list[PrecursorSet],
         skipped: list[str],
         tried: set[Any],
-    ) -> RecipeChoice | None:
+        cofiring: CofiringHint | None = None,
+    ) -> tuple[RecipeChoice | None, dict[str, Any]]:
+        """The next condition for the last set, or a switch; and what it joined (details)."""
         last_obs, last = analysed[-1]
         current = next((s for s in self.sets(formula) if sorted(s.precursors) == sorted(last_obs.precursors)), None)
         if current is None or current not in ranked:
             why = f"set {' + '.join(last_obs.precursors)} skipped: " + "; ".join(skipped) if skipped else ""
-            return self._switch(formula, ranked, tried, why)
+            return self._switch(formula, ranked, tried, why, cofiring)
         same = [(o, r) for o, r in analysed if sorted(o.precursors) == sorted(current.precursors)]
         low, high = self._window(same)
         steps = self._next_conditions(last_obs, last, same)
@@ -279,13 +300,16 @@ class ArrowsPlanner(_Base):
                 continue
             choice = RecipeChoice(current, temperature, dwell, (f"after {last.summary()}", why))
             if choice.key not in tried:
-                return choice
+                if temperature in {o.temperature_c for o, _ in same} or temperature != round_temperature(raw_c):
+                    return choice, {}  # repeats or extends a tried one, or sits just below a decomposition
+                return self._cofire(choice, cofiring, tried, last_obs.temperature_c, (low, high))
         return self._switch(
             formula,
             [s for s in ranked if s is not current],
             tried,
             f"{' + '.join(current.precursors)} has no untried condition in "
             f"{max(low, MIN_TEMPERATURE_C - 1):.0f}-{min(high, MAX_TEMPERATURE_C + 1):.0f} C",
+            cofiring,
         )
 
     def _below_decomposition(
@@ -365,7 +389,14 @@ class ArrowsPlanner(_Base):
             ]
         return steps
 
-    def _switch(self, formula: str, ranked: list[PrecursorSet], tried: set[Any], why: str) -> RecipeChoice | None:
+    def _switch(
+        self,
+        formula: str,
+        ranked: list[PrecursorSet],
+        tried: set[Any],
+        why: str,
+        cofiring: CofiringHint | None = None,
+    ) -> tuple[RecipeChoice | None, dict[str, Any]]:
         for rank, chosen in enumerate(ranked, start=1):
             for offset in (0.0, 100.0, -100.0):
                 temperature = round_temperature(chosen.temperature_c + offset)
@@ -382,8 +413,71 @@ class ArrowsPlanner(_Base):
                 )
                 choice = RecipeChoice(chosen, temperature, 4.0, reasons)
                 if choice.key not in tried:
-                    return choice
-        return None
+                    return self._cofire(choice, cofiring, tried)
+        return None, {}
+
+    # --- co-firing ----------------------------------------------------------------------------
+
+    def _cofire(
+        self,
+        choice: RecipeChoice,
+        cofiring: CofiringHint | None,
+        tried: set[Any],
+        last_c: float | None = None,
+        window: tuple[float, float] | None = None,
+    ) -> tuple[RecipeChoice, dict[str, Any]]:
+        """The choice, or the same set and dwell at a neighbouring temperature that joins an open
+        furnace run (see the class); with what it joined, for the proposal's details.
+
+        last_c: a learning step from this temperature keeps its direction; window: the learned
+        open window (low, high) the temperature stays strictly inside."""
+        if cofiring is None or not cofiring.runs:
+            return choice, {}
+        chosen = choice.precursor_set
+        volatile = any(closed_elements(self.library.get(name)) & VOLATILE_ELEMENTS for name in chosen.precursors)
+        decompositions = [
+            float(phase.thermal["decomposition_c"])
+            for phase in (self.library.get(name) for name in chosen.precursors)
+            if phase.thermal.get("decomposition_c") is not None and not phase.thermal.get("melting_c")
+        ]
+        best = None
+        for order, run in enumerate(cofiring.runs):
+            t = run.temperature_c
+            moved = t - choice.temperature_c
+            if abs(run.dwell_h - choice.dwell_h) > 1e-6 or run.profile != a_lab_profile(t, choice.dwell_h):
+                continue
+            if abs(moved) > cofiring.tolerance_c + 1e-6:
+                continue
+            if not MIN_TEMPERATURE_C <= t <= MAX_TEMPERATURE_C:
+                continue
+            if last_c is not None and (t - last_c) * (choice.temperature_c - last_c) <= 0:
+                continue  # a step hotter stays hotter, a step cooler stays cooler
+            if window is not None and not window[0] < t < window[1]:
+                continue
+            if volatile and choice.temperature_c <= VOLATILE_CAP_C < t:
+                continue
+            if any((choice.temperature_c < d) != (t < d) for d in decompositions):
+                continue
+            moved_choice = RecipeChoice(chosen, t, choice.dwell_h, choice.why)
+            if moved and moved_choice.key in tried:
+                continue
+            # a furnace being loaded now first, then a queued run, then runs still forming; of those
+            # the one closest to full (fewer part-filled runs), then the nearest temperature
+            rank = (OPEN_RUN_STATES.index(run.state), run.free_slots, abs(moved), order)
+            if best is None or rank < best[0]:
+                best = (rank, run, moved_choice)
+        if best is None:
+            return choice, {}
+        _, run, moved_choice = best
+        if run.temperature_c == choice.temperature_c:  # its own profile is open: joins as it is
+            return choice, {"cofiring": {"joined": run.describe(), "moved_c": 0.0}}
+        why = (
+            *choice.why,
+            f"{run.temperature_c:.0f} C rather than {choice.temperature_c:.0f} C (one {TEMPERATURE_STEP_C:.0f} C step, "
+            f"of equal standing) to share a furnace run: joins {run.describe()}",
+        )
+        joined = {"joined": run.describe(), "moved_c": run.temperature_c - choice.temperature_c}
+        return RecipeChoice(chosen, run.temperature_c, choice.dwell_h, why), {"cofiring": joined}
 
 
 def _key_of(recipe: Recipe) -> tuple[tuple[str, ...], float, float]:
