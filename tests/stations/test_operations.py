@@ -9,7 +9,15 @@ from powderlab.core.errors import ErrorCode, UnknownResourceError, ValidationErr
 from powderlab.core.recipes import HeatingProfile, PowderDose, ScanSettings
 from powderlab.core.samples import SampleRef
 from powderlab.core.xrd import XrdPattern
-from powderlab.stations.dosing import DoseRecord, DoseRequest, DoseResult, WeighRequest, WeighResult
+from powderlab.stations.dosing import (
+    DoseRecord,
+    DoseRequest,
+    DoseResult,
+    LoadVialRequest,
+    LoadVialResult,
+    WeighRequest,
+    WeighResult,
+)
 from powderlab.stations.factory import STATION_CLASSES
 from powderlab.stations.furnace import HeatRequest, HeatResult, LoadRequest, LoadResult, UnloadRequest, UnloadResult
 from powderlab.stations.milling import MillRequest, MillResult
@@ -30,6 +38,7 @@ EXAMPLES = {
         DoseResult([DoseRecord("Li2CO3", 377.5, 377.1, True, True), DoseRecord("Co3O4", 820.2, 12.0)]),
     ),
     "weigh": (WeighRequest(SAMPLE), WeighResult(15123.4)),
+    "load_vial": (LoadVialRequest("FePO4", "In2O3"), LoadVialResult("FePO4", 27, 30000.0, "In2O3", 48800.5, 12)),
     "mill": (MillRequest(SAMPLE, 600.0, 25.0, 4), MillResult(600.0)),
     "transfer": (
         TransferRequest(SAMPLE, "storage/1", "dosing/balance"),

@@ -19,7 +19,7 @@ from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.labware import Labware, LabwareKind, parse_labware_kind
 from powderlab.core.positions import Position, PositionSpec
 from powderlab.core.resources import data_path
-from powderlab.core.units import require_int_range, require_name
+from powderlab.core.units import require_int_range, require_name, require_number
 
 STATION_KINDS = ("dosing", "milling", "furnace", "xrd", "transfer")
 DEVICE_KINDS = ("balance", "powder_dispenser", "mill", "furnace", "diffractometer", "arm")
@@ -41,6 +41,33 @@ class DeviceConfig:
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.settings.get(key, default)
+
+
+@dataclass(frozen=True)
+class StoredVial:
+    """A powder vial in a dosing station's store: its slot, its powder (a formula) and how much is in it."""
+
+    slot: int
+    powder: str
+    stock_mg: float
+
+
+@dataclass(frozen=True)
+class PowderStore:
+    """The rack of powder vials a dispenser's head changer reaches (ADR 0106); empty: no store."""
+
+    slots: int = 0
+    vials: tuple[StoredVial, ...] = ()
+
+    @property
+    def powders(self) -> tuple[str, ...]:
+        """The powders of the store, each once, in slot order."""
+        return tuple(dict.fromkeys(vial.powder for vial in self.vials))
+
+    @staticmethod
+    def of(device: DeviceConfig) -> PowderStore:
+        """The store of a powder dispenser (validated when the profile was read)."""
+        return parse_powder_store(device.get("store"), device.name)
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,28 @@ class SiteProfile:
 
     def stations_of_kind(self, kind: str) -> list[StationConfig]:
         return [station for station in self.stations.values() if station.kind == kind]
+
+    def head_powders(self) -> tuple[str, ...]:
+        """The powders on the dosing heads of every dosing station, each once."""
+        powders = [
+            str(head["powder"])
+            for station in self.stations_of_kind("dosing")
+            for device in station.devices_of_kind("powder_dispenser")
+            for head in device.get("heads", []) or []
+        ]
+        return tuple(dict.fromkeys(powders))
+
+    def stored_powders(self) -> tuple[str, ...]:
+        """The powders of the dosing stations' vial stores that are on no head, each once."""
+        on_heads = set(self.head_powders())
+        powders = [
+            powder
+            for station in self.stations_of_kind("dosing")
+            for device in station.devices_of_kind("powder_dispenser")
+            for powder in PowderStore.of(device).powders
+            if powder not in on_heads
+        ]
+        return tuple(dict.fromkeys(powders))
 
     def positions(self) -> list[PositionSpec]:
         """Every position of the cell: the racks' and the stations'."""
@@ -327,7 +376,87 @@ def _parse_device(name: str, data: Any, where: str) -> DeviceConfig:
     if kind not in DEVICE_KINDS:
         raise ValidationError(f"{where}.kind", f"'{kind}' is not a device kind; allowed: {', '.join(DEVICE_KINDS)}")
     settings = {k: v for k, v in data.items() if k not in ("kind", "connection")}
+    if kind == "powder_dispenser":
+        _check_heads(data.get("heads"), where)
+        parse_powder_store(data.get("store"), where)
+    elif "store" in data:
+        raise ValidationError(f"{where}.store", f"only a powder_dispenser has a powder store, not a {kind}")
     return DeviceConfig(name, kind, settings, dict(data.get("connection") or {}))
+
+
+def _powder(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise ValidationError(where, f"{value!r} is not a powder formula (e.g. Li2CO3)")
+    return value
+
+
+def _check_heads(heads: Any, where: str) -> None:
+    """`heads:` of a dispenser - a list of {powder, stock_mg}, each powder on one head."""
+    where = f"{where}.heads"
+    if heads is None:
+        return
+    if not isinstance(heads, list):
+        raise ValidationError(where, "must be a list of {powder, stock_mg}")
+    seen: set[str] = set()
+    for i, head in enumerate(heads):
+        if not isinstance(head, Mapping):
+            raise ValidationError(f"{where}[{i}]", "must be a mapping {powder, stock_mg}")
+        powder = _powder(f"{where}[{i}].powder", head.get("powder"))
+        if powder in seen:
+            raise ValidationError(f"{where}[{i}].powder", f"{powder} is on two heads; a powder has one head")
+        seen.add(powder)
+        if require_number(f"{where}[{i}].stock_mg", head.get("stock_mg", 0.0)) < 0:
+            raise ValidationError(f"{where}[{i}].stock_mg", "must be 0 or more (mg)")
+
+
+STORE_KEYS = ("slots", "vials")
+VIAL_KEYS = ("powder", "stock_mg", "slot")
+
+
+def parse_powder_store(data: Any, where: str) -> PowderStore:
+    """`store:` of a powder dispenser: {slots: N, vials: [{powder, stock_mg, slot?}]} (ADR 0106).
+
+    A vial without `slot` takes the lowest free slot, in the order given; errors name the vial.
+    """
+    if data is None:
+        return PowderStore()
+    where = f"{where}.store"
+    if not isinstance(data, Mapping):
+        raise ValidationError(where, "must be a mapping {slots: N, vials: [{powder, stock_mg, slot}]}")
+    unknown = sorted(set(data) - set(STORE_KEYS))
+    if unknown:
+        raise ValidationError(where, f"unknown keys {unknown}; allowed: {', '.join(STORE_KEYS)}")
+    slots = require_int_range(f"{where}.slots", data.get("slots"), 1, 1000)
+    vials = data.get("vials") or []
+    if not isinstance(vials, list):
+        raise ValidationError(f"{where}.vials", "must be a list of {powder, stock_mg, slot}")
+    if len(vials) > slots:
+        raise ValidationError(f"{where}.vials", f"{len(vials)} vials do not fit in {slots} slots")
+    taken: dict[int, int] = {}
+    parsed: list[tuple[int | None, str, float]] = []
+    for i, vial in enumerate(vials):
+        here = f"{where}.vials[{i}]"
+        if not isinstance(vial, Mapping):
+            raise ValidationError(here, "must be a mapping {powder, stock_mg, slot}")
+        unknown = sorted(set(vial) - set(VIAL_KEYS))
+        if unknown:
+            raise ValidationError(here, f"unknown keys {unknown}; allowed: {', '.join(VIAL_KEYS)}")
+        powder = _powder(f"{here}.powder", vial.get("powder"))
+        if "stock_mg" not in vial:
+            raise ValidationError(f"{here}.stock_mg", "is missing: how many mg of powder the vial holds")
+        stock = require_number(f"{here}.stock_mg", vial["stock_mg"])
+        if stock < 0:
+            raise ValidationError(f"{here}.stock_mg", f"{stock} mg; must be 0 or more")
+        slot = None
+        if vial.get("slot") is not None:
+            slot = require_int_range(f"{here}.slot", vial["slot"], 1, slots)
+            if slot in taken:
+                raise ValidationError(f"{here}.slot", f"slot {slot} already holds vials[{taken[slot]}]")
+            taken[slot] = i
+        parsed.append((slot, powder, stock))
+    free = (n for n in range(1, slots + 1) if n not in taken)
+    placed = [StoredVial(slot if slot is not None else next(free), powder, stock) for slot, powder, stock in parsed]
+    return PowderStore(slots, tuple(sorted(placed, key=lambda vial: vial.slot)))
 
 
 def _rack_positions(name: str, rack: Any, where: str) -> list[PositionSpec]:

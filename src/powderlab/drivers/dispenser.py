@@ -4,6 +4,10 @@ Commands dispense open-loop onto whatever stands on the balance; the dosing stat
 loop with the balance. Errors: UnknownResourceError for a powder no head holds,
 OutOfRangeError above max_dose_mg, InsufficientStock / StockExhaustedError (carries the mass
 dispensed before the head ran dry), DeviceDisconnectedError.
+
+A dispenser may have a powder store (`store:` in the site profile, ADR 0106): a rack of vials its
+head changer reaches. `load_vial` puts a stored vial on a head and the head's vial back into the
+slot the new one came from, so a swap never needs a free slot.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-from powderlab.core.errors import ErrorCode, StockExhaustedError, UnknownResourceError
+from powderlab.core.errors import ErrorCode, OperationError, StockExhaustedError, UnknownResourceError
+from powderlab.core.site import PowderStore, StoredVial
 from powderlab.drivers.base import Device
 
 
@@ -76,3 +81,57 @@ class PowderDispenser(Device):
     @abc.abstractmethod
     def abort(self) -> None:
         """Stop any dispensing at once. Idempotent."""
+
+    def store(self) -> list[StoredVial]:
+        """The vials in the dispenser's powder store, by slot (none: it has no store)."""
+        return []
+
+    def load_vial(self, powder: str, head: int) -> StoredVial:
+        """Put the stored vial of `powder` on head `head`; returns the vial that went back to the store.
+
+        Errors: UnknownResourceError for a powder the store does not hold, OperationError when the
+        dispenser has no head changer.
+        """
+        raise OperationError(
+            f"dispenser '{self.name}' has no head changer: vials are swapped by hand", ErrorCode.UNKNOWN_RESOURCE
+        )
+
+
+class VialStore:
+    """The store's vials by slot, and the swap a head changer performs (shared by mock and twin)."""
+
+    def __init__(self, store: PowderStore) -> None:
+        self.slots = store.slots
+        self.vials: dict[int, StoredVial] = {vial.slot: vial for vial in store.vials}
+
+    def listing(self) -> list[StoredVial]:
+        return [self.vials[slot] for slot in sorted(self.vials)]
+
+    def take(self, powder: str) -> StoredVial:
+        """The fullest vial of `powder`, out of its slot (UnknownResourceError lists what is stored)."""
+        matches = [vial for vial in self.vials.values() if vial.powder == powder]
+        if not matches:
+            raise UnknownResourceError("powder in the store", powder, sorted({v.powder for v in self.vials.values()}))
+        vial = max(matches, key=lambda v: (v.stock_mg, -v.slot))
+        del self.vials[vial.slot]
+        return vial
+
+    def put(self, slot: int, powder: str, stock_mg: float) -> StoredVial:
+        vial = StoredVial(slot, powder, stock_mg)
+        self.vials[slot] = vial
+        return vial
+
+
+def swap_heads(
+    stocks: dict[str, float], store: VialStore, powder: str, head: int
+) -> tuple[dict[str, float], StoredVial]:
+    """Heads (powder -> stock, in head order) after loading `powder` onto head `head`, and the vial put back."""
+    heads = list(stocks.items())
+    if powder in stocks:
+        raise OperationError(f"{powder} is already on a head; nothing to load", ErrorCode.INVALID_GOAL)
+    if not 0 <= head < len(heads):
+        raise UnknownResourceError("dosing head", str(head), [str(i) for i in range(len(heads))])
+    vial = store.take(powder)  # first: an unknown powder leaves the heads as they were
+    old_powder, old_stock = heads[head]
+    heads[head] = (vial.powder, vial.stock_mg)
+    return dict(heads), store.put(vial.slot, old_powder, old_stock)

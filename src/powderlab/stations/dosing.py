@@ -68,11 +68,31 @@ class WeighResult:
     mass_mg: float
 
 
+@dataclass(frozen=True)
+class LoadVialRequest:
+    """Load the store's vial of `powder` onto a dosing head; the head's vial goes back to the store (ADR 0106)."""
+
+    powder: str
+    replace: str = ""  # the powder whose head takes the vial (empty: the head with the least stock left)
+
+
+@dataclass
+class LoadVialResult:
+    """Which head now holds the powder, and the vial that went back to the store."""
+
+    powder: str
+    head: int
+    stock_mg: float  # in the vial now on the head
+    returned_powder: str
+    returned_stock_mg: float
+    slot: int  # the store slot the returned vial went to
+
+
 class DosingStation(Station):
     """Tare, then per powder: coarse dose, fine doses until within tolerance, stable reading, record."""
 
     kind: ClassVar[str] = "dosing"
-    operations: ClassVar[dict[str, str]] = {"dose": "dose", "weigh": "weigh"}
+    operations: ClassVar[dict[str, str]] = {"dose": "dose", "weigh": "weigh", "load_vial": "load_vial"}
     manual: ClassVar[dict[str, str]] = {"tare": "manual_tare"}
     default_parameters: ClassVar[dict[str, Any]] = {
         **Station.default_parameters,
@@ -83,6 +103,7 @@ class DosingStation(Station):
         "stable_timeout_s": 15.0,
         "balance_position": "balance",
         "expected_s_per_powder": 90.0,  # for scheduling: tare, coarse, fine and settling of one powder
+        "expected_s_per_vial": 60.0,  # for scheduling: the head changer swaps one vial
     }
 
     @property
@@ -143,6 +164,25 @@ class DosingStation(Station):
         mass = self.balance.tare(float(self.parameters["stable_timeout_s"]))
         context.feedback(stage="done", mass_mg=mass)
         return WeighResult(mass)
+
+    def load_vial(self, request: LoadVialRequest, context: OperationContext) -> LoadVialResult:
+        """The head changer puts the stored vial of a powder on a head; the head's vial goes to the store."""
+        heads = self.dispenser.heads()
+        if any(head.powder == request.powder for head in heads):
+            raise ValidationError("powder", f"{request.powder} is already on a dosing head; nothing to load")
+        if request.replace:
+            head = self.dispenser.head_for(request.replace)  # UnknownResourceError names the powders held
+        elif heads:
+            head = min(heads, key=lambda h: (h.remaining_mg, h.index))
+        else:
+            raise OperationError("the dispenser has no dosing head to load a vial onto", ErrorCode.UNKNOWN_RESOURCE)
+        context.feedback(stage="swapping", powder=request.powder)
+        returned = self.dispenser.load_vial(request.powder, head.index)
+        loaded = self.dispenser.head_for(request.powder)
+        context.feedback(stage="done", powder=request.powder)
+        return LoadVialResult(
+            request.powder, loaded.index, loaded.remaining_mg, returned.powder, returned.stock_mg, returned.slot
+        )
 
     def dose(self, request: DoseRequest, context: OperationContext) -> DoseResult:
         position = request.position or self.own_position(str(self.parameters["balance_position"]))
@@ -222,12 +262,16 @@ class DosingStation(Station):
         except PowderLabError:
             return fallback
 
-    def estimate_s(self, operation: str, request: DoseRequest | WeighRequest) -> float:
+    def estimate_s(self, operation: str, request: DoseRequest | WeighRequest | LoadVialRequest) -> float:
         if isinstance(request, WeighRequest):
             return float(self.parameters["stable_timeout_s"])  # one stable reading, at most
+        if isinstance(request, LoadVialRequest):
+            return float(self.parameters["expected_s_per_vial"])
         return float(self.parameters["expected_s_per_powder"]) * len(request.powders)
 
-    def summary(self, operation: str, result: DoseResult | WeighResult) -> str:
+    def summary(self, operation: str, result: DoseResult | WeighResult | LoadVialResult) -> str:
         if isinstance(result, WeighResult):
             return f"{result.mass_mg:.2f} mg on the balance"
+        if isinstance(result, LoadVialResult):
+            return f"{result.powder} on head {result.head}; {result.returned_powder} back to store slot {result.slot}"
         return f"dosed {len(result.doses)} powders, {result.total_mg:.2f} mg in total"

@@ -35,7 +35,14 @@ from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.recipes import HeatingProfile
 from powderlab.core.samples import SampleRef
 from powderlab.core.xrd import XrdPattern
-from powderlab.stations.dosing import DoseRequest, DoseResult, WeighRequest, WeighResult
+from powderlab.stations.dosing import (
+    DoseRequest,
+    DoseResult,
+    LoadVialRequest,
+    LoadVialResult,
+    WeighRequest,
+    WeighResult,
+)
 from powderlab.stations.furnace import HeatRequest, HeatResult, LoadRequest, LoadResult, UnloadRequest, UnloadResult
 from powderlab.stations.milling import MillRequest, MillResult
 from powderlab.stations.transfer import TransferRequest, TransferResult
@@ -98,6 +105,7 @@ OPERATIONS: dict[str, Operation] = {
     for op in (
         Operation("dose", "dosing", DoseRequest, DoseResult, "powderlab_interfaces/action/Dose", ("total_mg",)),
         Operation("weigh", "dosing", WeighRequest, WeighResult, "powderlab_interfaces/action/Weigh"),
+        Operation("load_vial", "dosing", LoadVialRequest, LoadVialResult, "powderlab_interfaces/action/LoadVial"),
         Operation("mill", "milling", MillRequest, MillResult, "powderlab_interfaces/action/Mill"),
         Operation("transfer", "transfer", TransferRequest, TransferResult, "powderlab_interfaces/action/Transfer"),
         Operation("load_furnace", "furnace", LoadRequest, LoadResult, "powderlab_interfaces/action/LoadFurnace"),

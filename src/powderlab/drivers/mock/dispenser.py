@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from powderlab.core.site import PowderStore, StoredVial
 from powderlab.core.units import require_positive
 from powderlab.drivers.base import DeviceStatus
-from powderlab.drivers.dispenser import DoseSpeed, DosingHead, PartialDoseError, PowderDispenser
+from powderlab.drivers.dispenser import (
+    DoseSpeed,
+    DosingHead,
+    PartialDoseError,
+    PowderDispenser,
+    VialStore,
+    swap_heads,
+)
 from powderlab.drivers.mock.balance import MockBalance
 from powderlab.drivers.mock.connection import MockConnection
 
@@ -19,6 +27,7 @@ class MockPowderDispenser(MockConnection, PowderDispenser):
         self.balance: MockBalance | None = None
         self._stock = {str(head["powder"]): float(head.get("stock_mg", 0.0)) for head in self.config.get("heads", [])}
         self.dispensed: list[tuple[str, float, DoseSpeed]] = []
+        self._store = VialStore(PowderStore.of(self.config))
         self._overestimate: dict[str, float] = {}  # heads that believe they hold more than they do
         self.rate_mg_s = 0.0  # 0: instant; else dispensing takes mass / rate seconds of the clock
 
@@ -66,6 +75,15 @@ class MockPowderDispenser(MockConnection, PowderDispenser):
 
     def abort(self) -> None:
         """Mock dispensing is instant: nothing is ever running."""
+
+    def store(self) -> list[StoredVial]:
+        return self._store.listing()
+
+    def load_vial(self, powder: str, head: int) -> StoredVial:
+        self.require_connected()
+        self._stock, returned = swap_heads(self._stock, self._store, powder, head)
+        self._overestimate.pop(returned.powder, None)
+        return returned
 
     def status(self) -> DeviceStatus:
         values: dict[str, float | str | bool] = {f"stock_mg.{p}": m for p, m in self._stock.items()}

@@ -79,7 +79,7 @@ def _sim_class(contract: type[Device], methods: tuple[str, ...]) -> type[Device]
 
 
 SimBalance = _sim_class(Balance, ("read", "read_stable", "tare", "zero"))
-SimPowderDispenser = _sim_class(PowderDispenser, ("heads", "dispense", "abort"))
+SimPowderDispenser = _sim_class(PowderDispenser, ("heads", "dispense", "abort", "store", "load_vial"))
 SimMill = _sim_class(Mill, ("set_clamp", "start", "stop", "state"))
 SimFurnace = _sim_class(Furnace, ("temperature_c", "door", "set_door", "start_program", "program", "stop_program"))
 SimDiffractometer = _sim_class(

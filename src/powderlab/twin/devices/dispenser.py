@@ -7,12 +7,21 @@ import zlib
 import numpy as np
 
 from powderlab.core.errors import DeviceError
+from powderlab.core.site import PowderStore, StoredVial
 from powderlab.core.units import require_positive
 from powderlab.drivers.base import DeviceStatus
-from powderlab.drivers.dispenser import DoseSpeed, DosingHead, PartialDoseError, PowderDispenser
+from powderlab.drivers.dispenser import (
+    DoseSpeed,
+    DosingHead,
+    PartialDoseError,
+    PowderDispenser,
+    VialStore,
+    swap_heads,
+)
 from powderlab.twin.devices.balance import PAN
 from powderlab.twin.devices.base import TwinDevice
 
+VIAL_SWAP_S = 40.0  # the head changer: vial out to the store, the new one in, seated
 SCATTER = {DoseSpeed.COARSE: 0.04, DoseSpeed.FINE: 0.008}  # relative sd of what lands vs asked
 
 
@@ -23,6 +32,7 @@ class TwinPowderDispenser(TwinDevice, PowderDispenser):
         super().__init__(*args, **kwargs)
         self._stock = {str(h["powder"]): float(h.get("stock_mg", 0.0)) for h in self.config.get("heads", [])}
         self.clogged: set[str] = set()
+        self._store = VialStore(PowderStore.of(self.config))
         self._rng = np.random.default_rng(self.world.seed + 29)
         self._balance = None
 
@@ -69,6 +79,17 @@ class TwinPowderDispenser(TwinDevice, PowderDispenser):
 
     def abort(self) -> None:
         """Dosing is over when dispense returns; nothing keeps running."""
+
+    def store(self) -> list[StoredVial]:
+        return self._store.listing()
+
+    def load_vial(self, powder: str, head: int) -> StoredVial:
+        """The head changer swaps the vials (a clogged head's blockage goes with its vial)."""
+        self.clock.sleep(VIAL_SWAP_S)
+        with self.world.lock:
+            self._stock, returned = swap_heads(self._stock, self._store, powder, head)
+            self.clogged.discard(returned.powder)
+        return returned
 
     def safe_stop(self) -> None:
         self.abort()
