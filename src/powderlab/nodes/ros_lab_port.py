@@ -3,6 +3,13 @@
 Every goal is sent with the operation's id as its goal UUID, so after a restart the engine asks
 each action server for the result of a goal it recorded (`<action>/_action/get_result`): the
 server answers when the goal ends, or at once with STATUS_UNKNOWN when it never received it.
+
+The lab manager's heartbeat (`lab/health`, ADR 0096) says which stations are alive: a station that
+does not answer is reported unavailable (its latched status would still say "active"). When a
+station is alive and active again after being lost or restarted, the port asks it again for the
+result of each of its goals in flight (a result lost with a dead link or a dead process would
+otherwise never come); a goal the station had accepted and no longer knows comes back with
+`station_restarted` (ADR 0102).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from powderlab.nodes.action_client import LockedActionClient
 from powderlab.nodes.conversions import MessageCodec
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.lab_client import ACTION_TYPES
-from powderlab.nodes.qos import ESTOP_TOPIC, LATCHED
+from powderlab.nodes.qos import ESTOP_TOPIC, HEALTH_TOPIC, LATCHED
 from powderlab.nodes.ros_cell import position_from_msg
 from powderlab.stations.operations import operation
 
@@ -81,10 +88,16 @@ class RosLabPort:
         self._handles: dict[str, Any] = {}
         self._status: dict[str, msg.StationStatus] = {}
         self._estop: msg.EStopState | None = None
+        self._alive: dict[str, bool] = {}  # station -> the lab manager's heartbeat says it answers
+        self._down: set[str] = set()  # stations lost or not active since they were last alive and active
+        self._inflight: dict[str, OpRecord] = {}  # goals whose outcome has not come yet, by op id
+        self._accepted: set[str] = set()  # goals a station accepted from this port (restart detection)
+        self._finished: set[str] = set()  # op ids already answered (a result asked twice counts once)
         self._positions = node.create_client(
             srv.GetPositions, f"{transfer_node}/get_positions", callback_group=self.group
         )
         node.create_subscription(msg.EStopState, ESTOP_TOPIC, self._on_estop, LATCHED, callback_group=self.group)
+        node.create_subscription(msg.LabHealth, HEALTH_TOPIC, self._on_health, LATCHED, callback_group=self.group)
         for station in site.stations:
             node.create_subscription(
                 msg.StationStatus,
@@ -96,6 +109,27 @@ class RosLabPort:
 
     def _on_estop(self, message: msg.EStopState) -> None:
         self._estop = message
+
+    def _on_health(self, message: msg.LabHealth) -> None:
+        """Follow the heartbeat; a station alive and active again is asked for its goals' results."""
+        for health in message.nodes:
+            station = health.name.rsplit("/", 1)[-1]
+            if station not in self.site.stations:
+                continue
+            self._alive[station] = bool(health.alive)
+            if not health.alive or health.lifecycle_state != "active":
+                self._down.add(station)
+                continue
+            if station in self._down:
+                self._down.discard(station)
+                with self._lock:
+                    again = [op for op in self._inflight.values() if op.station == station]
+                if again:  # not in this callback: the result service may take seconds to be discovered again
+                    threading.Thread(target=self._ask_again, args=(again,), daemon=True).start()
+
+    def _ask_again(self, ops: list[OpRecord]) -> None:
+        for op in ops:
+            self._ask_result(op, restart_known=op.id in self._accepted, again=True)
 
     # --- time ---
 
@@ -131,6 +165,10 @@ class RosLabPort:
 
     def _finish(self, completion: Completion) -> None:
         with self._lock:
+            if completion.op_id in self._finished:
+                return  # asked again after a station came back, and both answers arrived
+            self._finished.add(completion.op_id)
+            self._inflight.pop(completion.op_id, None)
             self._done.append(completion)
             if self.lockstep is not None:  # the result is the engine's now: its lease wakes as the goal's ends
                 self.lockstep.end(uuid.UUID(hex=completion.op_id).hex, ENGINE_LEASE)
@@ -140,6 +178,8 @@ class RosLabPort:
         client = self._client(op.station, op.action)
         started = self.now()
         self._begin_goal_lease(op)
+        with self._lock:
+            self._inflight[op.id] = op
         if not client.wait_for_server(timeout_sec=10.0):
             self._finish(
                 Completion(
@@ -180,6 +220,7 @@ class RosLabPort:
                 )
                 return
             self._handles[op.id] = handle
+            self._accepted.add(op.id)
             handle.get_result_async().add_done_callback(lambda r: self._result(op, r.result(), started))
 
         future.add_done_callback(accepted)
@@ -203,6 +244,16 @@ class RosLabPort:
     def adopt(self, op: OpRecord) -> None:
         """Ask the action server for the result of a goal sent before a restart."""
         self._begin_goal_lease(op)
+        with self._lock:
+            self._inflight[op.id] = op
+        self._ask_result(op, restart_known=False)
+
+    def _ask_result(self, op: OpRecord, restart_known: bool, again: bool = False) -> None:
+        """get_result of op's goal; restart_known: the station had accepted it (unknown now = restarted).
+
+        again: asked because the station is back; a result service not reachable yet is no outcome then
+        (the goal's own result may still come, and the next time the station comes back it is asked again).
+        """
         key = (op.station, op.action)
         action_type = ACTION_TYPES[op.action]
         if key not in self._result_clients:
@@ -213,6 +264,9 @@ class RosLabPort:
             )
         client = self._result_clients[key]
         if not client.wait_for_service(timeout_sec=15.0):
+            if again:
+                self.node.get_logger().warn(f"{op.station} is back but its result service is not reachable yet")
+                return
             self._finish(
                 Completion(op.id, int(ErrorCode.STATION_UNAVAILABLE), "result service not available", known=False)
             )
@@ -224,6 +278,17 @@ class RosLabPort:
             response = future.result()
             if response.status in FINISHED:
                 self._result(op, response, op.started_s)
+            elif restart_known:
+                self._finish(
+                    Completion(
+                        op.id,
+                        int(ErrorCode.UNKNOWN),
+                        f"{op.station} restarted and no longer knows this goal: its outcome is unknown",
+                        known=False,
+                        unknown_goal=True,
+                        station_restarted=True,
+                    )
+                )
             else:
                 self._finish(
                     Completion(
@@ -277,6 +342,9 @@ class RosLabPort:
             stations[name] = StationInfo(
                 name, status.kind, status.mode, status.message, status.lifecycle_state, furnaces
             )
+        for name, alive in self._alive.items():
+            if name in stations:
+                stations[name].alive = alive
         estop = self._estop
         return LabState(bool(estop and estop.engaged), estop.reason if estop else "", stations)
 
