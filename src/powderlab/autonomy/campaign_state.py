@@ -140,6 +140,10 @@ class CampaignState:
         self.samples: dict[str, SampleRecord] = {}
         self.batches: dict[str, BatchRecord] = {}
         self.ops: dict[str, OpRecord] = {}  # in flight
+        # The dosing heads' powders in head order, and the store's powders on no head (ADR 0106);
+        # a load_vial swaps one of each.
+        self.heads: list[str] = list(cell.heads)
+        self.stored: list[str] = list(cell.stored)
         self.occupied: dict[str, str] = {}  # position -> labware id (mirror of the lab's table)
         self.used_labware: set[str] = set()
         self.patterns: dict[str, XrdPattern] = {}  # measured, not analysed yet
@@ -188,6 +192,23 @@ class CampaignState:
         """An entry of the campaign's event log (and of the log)."""
         log.info("%s: %s", kind, message)
         self.work.event(kind, message, self.now(), sample_id, op_id, data)
+
+    def vial_loaded(self, powder: str, returned: str) -> None:
+        """The dosing station put the vial of `powder` on the head of `returned`, which went to the store."""
+        if returned in self.heads:
+            self.heads[self.heads.index(returned)] = powder
+        elif powder not in self.heads:
+            self.heads.append(powder)
+        self.stored = [p for p in self.stored if p != powder]
+        if returned and returned not in self.stored and returned not in self.heads:
+            self.stored.append(returned)
+
+    def replay_vials(self, operations: Sequence[dict[str, Any]]) -> None:
+        """On a restart: the heads as the recorded load_vial operations left them (in their order)."""
+        for row in operations:
+            result = row.get("result") or {}
+            if row.get("action") == "load_vial" and row.get("state") == "succeeded" and result.get("powder"):
+                self.vial_loaded(str(result["powder"]), str(result.get("returned_powder") or ""))
 
     # ------------------------------------------------------------------ the campaign as a whole
 

@@ -39,6 +39,8 @@ class CellModel:
     done: tuple[str, ...]
     furnaces: dict[str, tuple[str, ...]]
     arms: dict[str, tuple[str, ...]]
+    heads: tuple[str, ...] = ()  # powders on the dosing heads at the start (the site's)
+    stored: tuple[str, ...] = ()  # powders of the dosing station's vial store on no head (ADR 0106)
 
     @staticmethod
     def from_site(site: SiteProfile, storage: str = "storage", buffer: str = "buffer", done: str = "done") -> CellModel:
@@ -74,6 +76,8 @@ class CellModel:
             rack(done),
             furnaces,
             arms,
+            site.head_powders(),
+            site.stored_powders(),
         )
         cell.check_routes()
         return cell

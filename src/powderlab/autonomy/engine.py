@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from powderlab.autonomy import progress as progress_of
+from powderlab.autonomy import store as store_tables
 from powderlab.autonomy.campaign_state import CampaignState
 from powderlab.autonomy.cell import CellModel
 from powderlab.autonomy.config import CLOCK_SLACK_S, STALL_AFTER_S, CampaignConfig
@@ -226,6 +227,8 @@ class CampaignEngine:
             campaign.sim_start = existing["sim_start"] or now
             self._marked_finished = existing["status"] == "finished"
             pending_ops = self.recovery.reload(self.store.load(self.cid))
+            # the dosing heads as the recorded vial swaps left them (ADR 0106)
+            campaign.replay_vials(self.store.rows(store_tables.operations, self.cid))
             if existing["status"] == "aborted":
                 campaign.work.set_campaign(status="running", sim_end=None, wall_end=None)
                 campaign.event("campaign", "an aborted campaign opened again: it runs again")

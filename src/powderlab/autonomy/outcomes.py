@@ -80,6 +80,15 @@ class Outcomes:
             sample.dosed_mg = dosed_mg(completion)
             sample.retries = 0
             state.changed(sample)
+        elif op.action == "load_vial":
+            loaded = OPERATIONS[op.action].result_from_data(completion.result)
+            powder, returned = (loaded.powder, loaded.returned_powder) if loaded else (op.request.powder, "")
+            state.vial_loaded(powder, returned or op.request.replace)
+            back = returned or "?"
+            state.event("inventory", f"{powder} loaded onto a dosing head; {back} back to the store", op_id=op.id)
+            if sample is not None:
+                sample.retries = 0
+                state.changed(sample)
         elif op.action == "mill" and sample is not None:
             sample.status, sample.retries = SampleStatus.MILLED, 0
             state.changed(sample)

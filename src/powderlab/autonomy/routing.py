@@ -17,7 +17,7 @@ from powderlab.autonomy.config import CampaignConfig
 from powderlab.autonomy.state import FILLING, HEATING, OpRecord, SampleRecord
 from powderlab.core.positions import Position, in_gripper
 from powderlab.core.samples import SampleRef, SampleStatus
-from powderlab.stations.dosing import DoseRequest
+from powderlab.stations.dosing import DoseRequest, LoadVialRequest
 from powderlab.stations.furnace import LoadRequest, UnloadRequest
 from powderlab.stations.milling import MillRequest
 from powderlab.stations.operations import operation_of
@@ -78,7 +78,7 @@ class Router:
         now = state.now()
         busy = state.busy()
         in_ops = {op.sample_id for op in state.ops.values()}
-        for key in ("done", "parking", "staging"):
+        for key in ("done", "parking", "staging", "heads"):
             state.waiting.pop(key, None)
         candidates = [s for s in state.samples.values() if not s.closed and s.id not in in_ops and s.not_before <= now]
         candidates.sort(key=lambda s: (-stage_rank(s), -state.priority(s), s.seq))
@@ -119,6 +119,9 @@ class Router:
                 return None
             if location == cell.balance and "station:dosing" not in busy:
                 recipe = state.experiments[sample.experiment_id].recipe
+                missing = [d.powder for d in recipe.precursors if d.powder in state.stored]
+                if missing:  # a stored powder goes on a head first (ADR 0106)
+                    return self.vial_step(sample, missing[0])
                 request = DoseRequest(sample_ref(sample), recipe.precursors)
                 return make_op(cell.dosing, request, "dose", sample.id, ("station:dosing", f"pos:{location}"))
             return None
@@ -179,6 +182,26 @@ class Router:
                 state.close(sample, "stored")
             return None
         return None
+
+    def vial_step(self, sample: SampleRecord, powder: str) -> OpRecord | None:
+        """Load the stored vial of `powder` onto a head whose powder no sample waiting to be dosed needs.
+
+        The last such head is swapped, so a campaign cycles through the fewest heads and leaves the
+        site's usual powders where they are; None (and a wait reason) when every head is needed.
+        """
+        state = self.state
+        needed = {
+            dose.powder
+            for other in state.samples.values()
+            if not other.closed and other.status is SampleStatus.PLANNED and other.experiment_id in state.experiments
+            for dose in state.experiments[other.experiment_id].recipe.precursors
+        }
+        free = [head for head in state.heads if head not in needed]
+        if not free:
+            state.waiting["heads"] = f"every dosing head holds a powder a sample waits for; {powder} waits for a head"
+            return None
+        request = LoadVialRequest(powder, free[-1])
+        return make_op(self.cell.dosing, request, "load_vial", sample.id, ("station:dosing",))
 
     def unload_step(self, sample: SampleRecord, furnace: str, busy: set[str]) -> OpRecord | None:
         """Unload a crucible to the done rack, or to the staging rack when the done rack must keep room."""

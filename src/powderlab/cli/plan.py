@@ -51,11 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     recipes.add_argument("target", nargs="?", help="a formula, e.g. Ba0.8Sr0.2TiO3 (or --targets-file)")
     recipes.add_argument("--targets-file", metavar="FILE", help="one target formula a line (# comments)")
     recipes.add_argument(
-        "--inventory", metavar="FILE", help="powders, one formula a line (# comments); default: the site's dosing heads"
+        "--inventory",
+        metavar="FILE",
+        help="powders, one formula a line (# comments); default: the site's dosing heads and powder store",
     )
     recipes.add_argument("--count", type=int, default=5, help="recipes per target (default 5)")
     recipes.add_argument("--batch-mg", type=float, default=1000.0, help="batch mass for the printed masses (mg)")
-    recipes.add_argument("--site", default="default", help="site profile whose dosing heads are the default inventory")
+    recipes.add_argument(
+        "--site", default="default", help="site profile whose dosing heads and powder store are the default inventory"
+    )
     recipes.add_argument("--json", action="store_true", help="one JSON object keyed by target")
     recipes.set_defaults(handler=run_recipes)
 

@@ -1,4 +1,4 @@
-"""The powders the lab can dose: the dosing heads of a site profile."""
+"""The powders the lab can dose: the dosing heads of a site profile and its powder store (ADR 0106)."""
 
 from __future__ import annotations
 
@@ -20,14 +20,13 @@ class Inventory:
 
     @staticmethod
     def from_site(site: str | Path | SiteProfile = "default") -> Inventory:
-        """Every powder of every dosing head of the site's dosing stations."""
+        """Every powder on a dosing head of the site, then every powder of its vial store.
+
+        A stored powder is dosable: the campaign has the dosing station load its vial onto a head
+        first (the `load_vial` operation).
+        """
         profile = site if isinstance(site, SiteProfile) else SiteProfile.load(site)
-        powders: list[str] = []
-        for station in profile.stations_of_kind("dosing"):
-            for device in station.devices_of_kind("powder_dispenser"):
-                for head in device.get("heads", []) or []:
-                    if isinstance(head, dict) and head.get("powder"):
-                        powders.append(str(head["powder"]))
+        powders = [*profile.head_powders(), *profile.stored_powders()]
         if not powders:
             raise ValidationError(f"site {profile.name}", "has no dosing heads; the planner needs a powder inventory")
         return Inventory(tuple(dict.fromkeys(powders)), f"site profile {profile.name}")
