@@ -49,7 +49,16 @@ def campaign(client: Any, targets_file: str) -> None:
     say("submitted", targets=names)
     total = (before.targets_total if before is not None else 0) + len(names)
     deadline = time.monotonic() + 300.0
-    while (final := autonomy.progress(0.5)) is None or final.state != "finished" or final.targets_total < total:
+    shown = None
+    while (
+        (final := autonomy.progress(0.5)) is None
+        or final.state != "finished"
+        or final.targets_total < total
+        or not set(names) <= set(final.targets)  # not the latched progress of before the submission
+    ):
+        if final is not None and (final.state, final.reasons) != shown:  # what the dashboard would show
+            shown = (final.state, list(final.reasons))
+            say("progress", state=final.state, reasons=list(final.reasons))
         if (final is not None and final.state == "aborted") or time.monotonic() > deadline:
             break
     table = {name: p.labware_id for name, p in client.positions(10.0).items() if p.labware_id}

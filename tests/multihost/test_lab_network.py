@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from powderlab.autonomy import store as tables
 from powderlab.autonomy.store import Store
 from tests.autonomy.records import check_records
 from tests.multihost.lab import PLACEMENT, events
@@ -99,7 +100,14 @@ def test_a_pulled_cable_is_noticed_and_the_campaign_goes_on_without_loss_or_repe
     lab.network.set_link("furnaces", True)
     assert any(nodes["furnaces"] == [True, "active"] for _, nodes in health_events(watch, 40.0)), lab.describe()
     # the furnace program went on on its controller; the campaign took its result and finished the sample
-    finished = [e for e in events(drive, 120.0) if e["event"] == "finished"]
+    seen = list(events(drive, 120.0))
+    finished = [e for e in seen if e["event"] == "finished"]
+    # meanwhile the engine marked the station unavailable (the dashboard's reasons) and went on running:
+    # only the furnace's work waited, the campaign was not suspended
+    marked = [
+        e for e in seen if e["event"] == "progress" and any("station furnaces unavailable" in r for r in e["reasons"])
+    ]
+    assert marked and all(e["state"] == "running" for e in marked), (seen, lab.describe())
     assert finished and finished[0]["total"] == 2, (finished, lab.describe())
     assert finished[0]["made"] + finished[0]["failed"] == 2
     heats = [goal for action, goal, _ in lab.goals("furnaces", "furnaces") if action == "heat"]
@@ -110,6 +118,11 @@ def test_a_pulled_cable_is_noticed_and_the_campaign_goes_on_without_loss_or_repe
     store = Store(lab.local_database_url)
     try:
         check_records(store, finished[0]["campaign_id"], finished[0]["positions"])
+        logged = [e for e in store.rows(tables.events, finished[0]["campaign_id"]) if e["sim_time"] is not None]
+        kinds = [e["kind"] for e in logged]
+        lost, back = kinds.index("unavailable"), kinds.index("available")
+        assert "furnaces" in logged[lost]["message"] and lost < back, kinds
+        assert "suspend" not in kinds[lost:back], kinds  # the rest of the lab stayed at work
     finally:
         store.close()
 
