@@ -28,6 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     screen.add_argument("--candidates", type=int, default=3, help="new formula: prototype structures to relax")
     screen.add_argument("--competitors", type=int, default=2, help="new formula: competing phases to generate")
     screen.add_argument("--steps", type=int, default=60, help="new formula: CHGNet relaxation steps per structure")
+    screen.add_argument(
+        "--save",
+        metavar="FILE",
+        default=None,
+        help="new formula: keep the predicted structure in this candidate library, where a campaign, the analysis "
+        "and the twin find it (default: candidates.json in the user phase folder, POWDERLAB_PHASE_DIR)",
+    )
+    screen.add_argument("--no-save", action="store_true", help="new formula: do not keep the predicted structure")
     screen.add_argument("--json", action="store_true")
     screen.set_defaults(handler=run_screen)
 
@@ -92,6 +100,7 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def run_screen(args: argparse.Namespace) -> int:
+    from powderlab.chemistry.candidates import default_candidates_path, save_candidate
     from powderlab.chemistry.phases import default_library
     from powderlab.core.errors import UnknownResourceError
     from powderlab.planner.formula_screen import screen_formula
@@ -103,15 +112,17 @@ def run_screen(args: argparse.Namespace) -> int:
         try:
             default_library().find(name)
         except UnknownResourceError:  # a formula alone: predict its structure first (CHGNet)
-            results.append(
-                screen_formula(
-                    name,
-                    hull_threshold_ev=args.hull_threshold,
-                    candidates=args.candidates,
-                    competitors=args.competitors,
-                    steps=args.steps,
-                )
+            predicted = screen_formula(
+                name,
+                hull_threshold_ev=args.hull_threshold,
+                candidates=args.candidates,
+                competitors=args.competitors,
+                steps=args.steps,
             )
+            if predicted.phase is not None and not args.no_save:  # the campaign's target by formula (ADR 0109)
+                saved = save_candidate(args.save or default_candidates_path(), predicted.phase)
+                predicted.notes.append(f"kept structure saved as {predicted.phase.phase_id} in {saved}")
+            results.append(predicted)
             continue
         results.append(screener.screen(name))
     _emit(args, [r.to_dict() for r in results], "\n".join(r.explain() for r in results))

@@ -40,6 +40,7 @@ class FormulaScreening:
     candidates: list[Candidate] = field(default_factory=list)
     competitors: list[Candidate] = field(default_factory=list)
     kept: Candidate | None = None
+    phase: Phase | None = None  # the kept structure as a library phase (what `save_candidate` stores)
     screening: Screening | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -205,6 +206,7 @@ def _relax_and_screen(
     kept = _phase(f"candidate-{reduced}", result.kept)
     screener = Screener(inventory, extended, hull_threshold_ev).with_phase(kept)
     result.screening = screener.screen(kept.phase_id)
+    result.phase = kept
     return result
 
 
