@@ -1,7 +1,7 @@
 """Recording a campaign: the recorder's CPU and the bytes per simulated day (ADR 0093).
 
 Runs the main job (`powderlab sim`: the ROS lab on the twin, sim/campaigns/twin.yaml, time factor
-2000), whose autonomy node records the lab into <report>/recording.mcap, then reads the file back:
+2000), whose autonomy node records the lab into the bag <report>/recording/, then reads its MCAP file back:
 messages and bytes per topic, the file's size per simulated day, and the recorder's CPU time (it
 prints it when it stops) as a share of one core over the campaign. Topics paced by wall time
 (status, diagnostics, health, joint states, camera) grow with wall time, not lab time: the table
@@ -48,7 +48,7 @@ def main() -> None:
         sys.exit(f"powderlab sim failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     summary = json.loads((folder / "campaign.json").read_text())["summary"]
     sim_days = float(summary["sim_duration_s"]) / 86400.0
-    recording = folder / "recording.mcap"
+    recording = folder / "recording" / "recording_0.mcap"  # the bag folder <report>/recording (ADR 0108)
     match = CPU_LINE.search((folder / "recording.log").read_text())
     if match is None:
         sys.exit(f"no recorder stop line in {folder / 'recording.log'}")

@@ -110,8 +110,8 @@ def test_campaign_through_the_autonomy_node(tmp_path: Path, backend: str) -> Non
 
 
 def check_recording(database: Path, campaign: str) -> None:
-    """The autonomy node recorded the lab into recordings/ beside its database (recording:=auto) and named
-    the file in the campaign's events; it reads back with the XRD patterns and progress of the campaign."""
+    """The autonomy node recorded the lab into a bag folder in recordings/ beside its database (recording:=auto)
+    and named it in the campaign's events; it reads back with the XRD patterns and progress of the campaign."""
     from mcap.reader import make_reader
     from mcap_ros2.decoder import DecoderFactory
 
@@ -121,7 +121,8 @@ def check_recording(database: Path, campaign: str) -> None:
     finally:
         store.close()
     assert len(named) == 1 and named[0].parent == database.parent / "recordings", named
-    with named[0].open("rb") as stream:
+    assert (named[0] / "metadata.yaml").is_file()  # the autonomy node stopped its recorder cleanly (SIGINT)
+    with (named[0] / f"{named[0].name}_0.mcap").open("rb") as stream:
         reader = make_reader(stream, decoder_factories=[DecoderFactory()])
         topics = {channel.topic for channel in reader.get_summary().channels.values()}
         assert {"/autonomy/progress", "/xrd/pattern", "/diagnostics", "/furnaces/status", "/rosout"} <= topics

@@ -116,8 +116,10 @@ def test_a_campaign_gives_the_same_outcome_and_lab_time_idle_and_under_two_busy_
     lab_time = (idle["summary"]["sim_duration_s"], busy["summary"]["sim_duration_s"])
     wall = (idle["summary"]["wall_s"], busy["summary"]["wall_s"])
     assert lab_time[1] == pytest.approx(lab_time[0], rel=0.01), f"lab time {lab_time} s, wall {wall} s"
-    # each run recorded its lab beside its report (ADR 0093), and the report links the file
+    # each run recorded its lab beside its report (ADR 0093) as a bag folder (ADR 0108), which the report links
     for run, report in (("idle", idle), ("busy", busy)):
         recording = report["recordings"]
-        assert [r["link"] for r in recording] == ["recording.mcap"], recording
-        assert recording[0]["bytes"] == (tmp_path / run / "report" / "recording.mcap").stat().st_size > 10_000
+        assert [r["link"] for r in recording] == ["recording/"], recording
+        bag = tmp_path / run / "report" / "recording"
+        assert (bag / "metadata.yaml").is_file()
+        assert recording[0]["bytes"] > (bag / "recording_0.mcap").stat().st_size > 10_000

@@ -1,6 +1,8 @@
 """Diagnostics and recordings through real node processes: the station nodes publish /diagnostics
-(REP 107), a recorder process records the lab's topics into MCAP, and the file reads back with the
-mcap reader and decodes (mcap-ros2-support) to what the lab did."""
+(REP 107), a recorder process records the lab's topics into a rosbag2 bag folder (metadata.yaml + MCAP),
+and it reads back with the mcap reader (decoded by mcap-ros2-support), as Foxglove needs it (summary,
+indexes, a schema per channel), and with an independent rosbag2 reader (rosbags: the folder through its
+metadata.yaml, messages decoded from the definitions stored in the bag) to what the lab did."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 from powderlab_interfaces import action as actions
 from powderlab_interfaces import msg
+from rosbags.rosbag2 import Reader as BagReader
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 from powderlab.bringup.manifest import build_manifest
 from powderlab.bringup.session import LabSession
@@ -42,9 +46,9 @@ def wait_subscribed(client, topic: str, timeout_s: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-def read(path: Path) -> tuple[object, dict[str, list[tuple[object, object]]]]:
-    """The file's summary and every decoded message by topic (log time order)."""
-    with path.open("rb") as stream:
+def read(bag: Path) -> tuple[object, dict[str, list[tuple[object, object]]]]:
+    """The summary of the bag's MCAP file and every decoded message by topic (log time order)."""
+    with (bag / f"{bag.name}_0.mcap").open("rb") as stream:
         reader = make_reader(stream, decoder_factories=[DecoderFactory()])
         summary = reader.get_summary()
         by_topic: dict[str, list[tuple[object, object]]] = {}
@@ -65,7 +69,7 @@ def statuses(by_topic, name: str) -> list[tuple[int, str, dict[str, str]]]:
 
 def test_a_recording_of_the_lab_reads_back_with_diagnostics_status_and_logs(lab, tmp_path):
     client = lab.client
-    output = tmp_path / "lab.mcap"
+    output = tmp_path / "lab"
     recorder = RecorderProcess(output)
     try:
         wait_subscribed(client, "/diagnostics")
@@ -127,17 +131,68 @@ def test_a_recording_of_the_lab_reads_back_with_diagnostics_status_and_logs(lab,
     array = by_topic["/diagnostics"][-1][1]
     assert all(status.hardware_id for status in array.status)
     assert any(s.hardware_id == "mock:dosing/balance" for _, a in by_topic["/diagnostics"] for s in a.status)
+    check_foxglove_needs(output / "lab_0.mcap")
+    check_with_rosbags(output, {topic: recorded.get(topic, 0) for topic in channels})  # a silent topic: 0
+
+
+def check_foxglove_needs(path: Path) -> None:
+    """What Foxglove reads without ROS: the ros2 profile, a summary with statistics and chunk indexes (seeking),
+    message indexes in every chunk, and every channel with its schema (ros2msg text: it decodes with that alone)."""
+    with path.open("rb") as stream:
+        reader = make_reader(stream)
+        assert reader.get_header().profile == "ros2"
+        summary = reader.get_summary()
+    assert summary is not None and summary.statistics.message_count > 0
+    assert summary.chunk_indexes and all(index.message_index_offsets for index in summary.chunk_indexes)
+    for channel in summary.channels.values():
+        schema = summary.schemas[channel.schema_id]
+        assert schema.data, channel.topic
+        assert schema.encoding == "ros2msg" and schema.name.count("/msg/") == 1, schema.name
+
+
+def check_with_rosbags(bag: Path, recorded: dict[str, int]) -> None:
+    """rosbags reads the folder as `ros2 bag info/play` take it (metadata.yaml first): its topics, types and counts
+    are the file's, and every message deserialises with the definitions stored in the bag (no installed types)."""
+    metadata = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    listed = {t["topic_metadata"]["name"]: t["message_count"] for t in metadata["topics_with_message_count"]}
+    assert listed == recorded and metadata["message_count"] == sum(recorded.values())
+    assert metadata["version"] == 9 and metadata["storage_identifier"] == "mcap"
+    typestore = get_typestore(Stores.EMPTY)
+    decoded: dict[str, list[object]] = {}
+    with BagReader(bag) as reader:
+        assert reader.message_count == sum(recorded.values())
+        assert {c.topic: c.msgcount for c in reader.connections} == recorded
+        types = {}
+        for connection in reader.connections:
+            types.update(get_types_from_msg(connection.msgdef.data, connection.msgtype))
+        typestore.register(types)
+        for connection, _, raw in reader.messages():
+            decoded.setdefault(connection.topic, []).append(typestore.deserialize_cdr(raw, connection.msgtype))
+    assert {topic: len(messages) for topic, messages in decoded.items()} == {t: n for t, n in recorded.items() if n}
+    where = {p.name: p.labware_id for p in decoded["/lab/positions"][-1].positions}
+    assert where["buffer/1"] == "crucible_03" and where["storage/3"] == ""
+    assert any(log.name == "dosing" and "OUT_OF_RANGE" in log.msg for log in decoded["/rosout"])
+    levels = {s.level for array in decoded["/diagnostics"] for s in array.status if s.name == "powderlab: furnaces"}
+    assert {0, 2} <= {int.from_bytes(level, "little") if isinstance(level, bytes) else level for level in levels}
 
 
 def test_powderlab_record_takes_the_topics_asked_for_and_stops_after_its_duration(lab, tmp_path):
-    output = tmp_path / "ad-hoc.mcap"
+    output = tmp_path / "ad-hoc"
     command = [sys.executable, "-m", "powderlab", "record", "--topics", "*/status", "/lab/health"]
     command += ["--output", str(output), "--duration", "4"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"writing {output}" in done.stdout
+    assert f"writing the bag {output}" in done.stdout
     _, by_topic = read(output)
     assert set(by_topic) == {f"/{station}/status" for station in STATIONS} | {"/lab/health"}
+    metadata = yaml.safe_load((output / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert metadata["relative_file_paths"] == ["ad-hoc_0.mcap"]
+    assert {t["topic_metadata"]["name"] for t in metadata["topics_with_message_count"]} == set(by_topic)
+    again = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 2 and "already exists" in again.stdout  # a bag is never overwritten
+    as_file = [*command[:-3], str(tmp_path / "x.mcap"), "--duration", "4"]
+    named = subprocess.run(as_file, capture_output=True, text=True, timeout=60, check=False)
+    assert named.returncode == 2 and "rosbag2 bag folder" in named.stdout
     assert all(status.station == "xrd" for _, status in by_topic["/xrd/status"])
     bad = subprocess.run([*command[:-1], "-1"], capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "--duration must be 0" in bad.stdout

@@ -1,11 +1,27 @@
 """The pieces of /diagnostics and the MCAP recorder, without a lab: levels, hardware ids, message
-definitions as rosbag2 writes them, QoS metadata rosbag2 reads back, throttles."""
+definitions as rosbag2 writes them, QoS metadata rosbag2 reads back, throttles, the bag folder
+(metadata.yaml) as an independent rosbag2 reader (rosbags) reads it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
+from mcap.reader import make_reader
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import serialize_message
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from std_msgs.msg import String
 
 from powderlab.core.errors import ErrorCode
 from powderlab.core.samples import SampleRef
@@ -14,7 +30,9 @@ from powderlab.drivers.base import DeviceStatus
 from powderlab.nodes.diagnostics import ERROR, OK, STALE, WARN, LastError, level_value, station_diagnostics, summary
 from powderlab.nodes.recorder import (
     SEPARATOR,
+    McapSink,
     RecordingError,
+    bag_layout,
     message_definition,
     parse_throttle,
     qos_yaml,
@@ -127,3 +145,82 @@ def test_throttles_are_pattern_seconds_pairs() -> None:
     assert parse_throttle("*/image_raw=10, /rosout=0.5") == {"*/image_raw": 10.0, "/rosout": 0.5}
     with pytest.raises(RecordingError, match="PATTERN=SECONDS"):
         parse_throttle("*/image_raw:10")
+
+
+def key_tree(value: object) -> object:
+    """The shape of a YAML document: mappings' keys (recursively, lists by their first item), no values."""
+    if isinstance(value, dict):
+        return {key: key_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [key_tree(value[0])] if value else []
+    return type(value).__name__ if isinstance(value, (bool, int, str)) else "scalar"
+
+
+def test_a_bag_folder_reads_back_with_rosbags_and_its_metadata_is_rosbag2_version_9(tmp_path: Path) -> None:
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    sink = McapSink(tmp_path / "bag")
+    assert sink.path == tmp_path / "bag" / "bag_0.mcap"
+    channel = sink.add_channel(
+        "/chatter", "std_msgs/msg/String", message_definition("std_msgs/msg/String"), [latched], "RIHS01_ab"
+    )
+    sink.add_channel(
+        "/silent", "std_msgs/msg/String", message_definition("std_msgs/msg/String"), [latched], "RIHS01_ab"
+    )
+    for index, text in enumerate(("one", "two", "three")):
+        sink.write(channel, serialize_message(String(data=text)), 1_000_000_000 + index * 500, index + 1)
+    assert not (tmp_path / "bag" / "metadata.yaml").exists()  # as ros2 bag record: written when it closes
+    sink.close()
+    text = (tmp_path / "bag" / "metadata.yaml").read_text()
+    assert "&id" not in text and "*id" not in text  # plain YAML, no anchors (rosbag2 writes none)
+    ours = yaml.safe_load(text)["rosbag2_bagfile_information"]
+    assert (
+        ours["version"] == 9 and ours["storage_identifier"] == "mcap" and ours["relative_file_paths"] == ["bag_0.mcap"]
+    )
+    assert ours["message_count"] == 3 and ours["duration"] == {"nanoseconds": 1000}
+    assert ours["starting_time"] == {"nanoseconds_since_epoch": 1_000_000_000}
+    assert [t["message_count"] for t in ours["topics_with_message_count"]] == [3, 0]  # a silent topic is listed
+
+    typestore = get_typestore(Stores.EMPTY)
+    with Reader(tmp_path / "bag") as reader:  # the folder, through metadata.yaml, as ros2 bag info/play take it
+        assert {c.topic: c.msgcount for c in reader.connections} == {"/chatter": 3, "/silent": 0}
+        connection = reader.connections[0]
+        assert connection.digest == "RIHS01_ab" and connection.ext.offered_qos_profiles[0].depth == 1
+        assert connection.ext.offered_qos_profiles[0].durability == QosDurability.TRANSIENT_LOCAL
+        typestore.register(get_types_from_msg(connection.msgdef.data, connection.msgtype))
+        texts = [typestore.deserialize_cdr(raw, c.msgtype).data for c, _, raw in reader.messages()]
+    assert texts == ["one", "two", "three"]
+    with sink.path.open("rb") as stream:  # the same metadata inside the file, as rosbag2's MCAP plugin stores it
+        records = list(make_reader(stream).iter_metadata())
+    assert [r.name for r in records] == ["rosbag2"]
+    assert yaml.safe_load(records[0].metadata["serialized_metadata"]) == ours
+
+    # the same bag written by rosbags' own rosbag2 writer (version 9, MCAP) has the same keys, in kind
+    qos = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, QosTime(0, 0),
+              QosTime(0, 0), QosLiveliness.AUTOMATIC, QosTime(0, 0), False)  # fmt: skip
+    store = get_typestore(Stores.ROS2_JAZZY)
+    with Writer(tmp_path / "theirs", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        theirs_channel = writer.add_connection(
+            "/chatter", "std_msgs/msg/String", typestore=store, offered_qos_profiles=[qos]
+        )
+        writer.add_connection("/silent", "std_msgs/msg/String", typestore=store, offered_qos_profiles=[qos])
+        writer.write(
+            theirs_channel,
+            1_000_000_000,
+            store.serialize_cdr(store.types["std_msgs/msg/String"](data="x"), "std_msgs/msg/String"),
+        )
+    theirs = yaml.safe_load((tmp_path / "theirs" / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    assert all(isinstance(v, str) for v in ours["custom_data"].values())  # rosbag2 reads a str -> str mapping
+    theirs["custom_data"] = ours["custom_data"]  # rosbags writes null when it has none; rosbag2 reads either
+    assert key_tree(ours) == key_tree(theirs)
+    assert ours["topics_with_message_count"][0]["topic_metadata"]["offered_qos_profiles"] == yaml.safe_load(
+        qos_yaml([latched])
+    )
+
+
+def test_a_bag_is_a_new_folder_never_a_file_name_or_an_existing_bag(tmp_path: Path) -> None:
+    assert bag_layout(tmp_path / "run-1") == (tmp_path / "run-1", tmp_path / "run-1" / "run-1_0.mcap")
+    with pytest.raises(RecordingError, match=r"rosbag2 bag folder .* give the folder's name, e.g. '.*/lab'"):
+        bag_layout(tmp_path / "lab.mcap")
+    (tmp_path / "old").mkdir()
+    with pytest.raises(RecordingError, match="already exists"):
+        McapSink(tmp_path / "old")

@@ -66,8 +66,9 @@ def _timeline_plot(operations: list[dict[str, Any]], batches: list[dict[str, Any
 
 
 def recordings(events: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
-    """The campaign's MCAP recordings (events of kind 'recording', one per autonomy node run), each with its
-    link from the report's folder and its size (None: the file is not there, e.g. on another computer)."""
+    """The campaign's recordings (events of kind 'recording', one per autonomy node run): rosbag2 bag folders
+    (ADR 0108; older runs named a single MCAP file), each with its link from the report's folder and its size
+    in bytes (None: not there, e.g. on another computer)."""
     found = []
     for event in events:
         if event["kind"] != "recording":
@@ -77,7 +78,11 @@ def recordings(events: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
             link = path.resolve().relative_to(out.resolve()).as_posix()
         except ValueError:
             link = path.resolve().as_uri() if path.is_absolute() else path.as_posix()
-        size = path.stat().st_size if path.is_file() else None
+        if path.is_dir():  # a bag folder: metadata.yaml and its .mcap file
+            link += "/"
+            size: int | None = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+        else:
+            size = path.stat().st_size if path.is_file() else None
         found.append({"path": str(path), "link": link, "bytes": size})
     return found
 
@@ -190,7 +195,8 @@ def write_report(store: Store, campaign_id: str, directory: str | Path, plots: b
     if document["recordings"]:
         parts.append(
             "<p>What the lab published (status, furnace temperatures, positions, joint states, XRD patterns, "
-            "camera, /diagnostics, /rosout), in MCAP for <code>ros2 bag info/play</code> and Foxglove:</p><ul>"
+            "camera, /diagnostics, /rosout): rosbag2 bag folders for <code>ros2 bag info/play</code>, "
+            "their .mcap file for Foxglove:</p><ul>"
         )
         for item in document["recordings"]:
             size = "missing" if item["bytes"] is None else f"{item['bytes'] / 1e6:.2f} MB"

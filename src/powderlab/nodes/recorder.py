@@ -1,4 +1,8 @@
-"""Recordings: what the lab publishes, into an MCAP file that `ros2 bag` and Foxglove read.
+"""Recordings: what the lab publishes, into a rosbag2 bag that `ros2 bag` and Foxglove read.
+
+A recording is a bag folder as `ros2 bag record -s mcap -o NAME` writes it (ADR 0108): `NAME/NAME_0.mcap`
+and, when the recorder stops, `NAME/metadata.yaml` (rosbag2 metadata version 9), so `ros2 bag info NAME`
+and `ros2 bag play NAME` take the folder without flags, and Foxglove opens the .mcap file.
 
 The recorder node subscribes to every topic that matches its patterns (found by graph discovery,
 once a wall second, so topics that appear later are recorded too) with raw subscriptions: the CDR
@@ -10,7 +14,12 @@ profile as rosbag2's MCAP storage plugin writes it (ADR 0093):
 - channel: message encoding `cdr`, metadata `offered_qos_profiles` (the publishers' QoS, YAML, the
   rosbag2 v9 spelling) and `topic_type_hash` (RIHS01_...);
 - log and publish time: the wall time the message arrived (ns since the epoch; message stamps in
-  the lab's headers are lab time); zstd-compressed chunks with message indexes and statistics.
+  the lab's headers are lab time); zstd-compressed chunks with message indexes and statistics;
+- at close, a `rosbag2` metadata record (`serialized_metadata`: the bag's metadata, as rosbag2's
+  SequentialWriter stores it in the file) and then metadata.yaml beside the file.
+
+A recorder killed with SIGKILL leaves the folder without metadata.yaml, as a killed `ros2 bag record`
+does: `ros2 bag reindex NAME -s mcap` (Jazzy) or `mcap recover` rebuild what was written.
 
 The subscription QoS follows rosbag2's rule: reliable if every publisher is, transient_local if
 every publisher is (so latched status topics give their last message at once). Topics may be
@@ -36,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from mcap.writer import CompressionType, Writer
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
@@ -69,10 +79,13 @@ PRIMITIVE_TYPES = frozenset(
     | {f"{sign}int{bits}" for sign in ("", "u") for bits in (8, 16, 32, 64)}
 )
 SEPARATOR = "=" * 80 + "\n"
+STORAGE_ID = "mcap"
+METADATA_FILE = "metadata.yaml"
+METADATA_VERSION = 9  # rosbag2_storage BagMetadata::version in Jazzy
 FIELD_TYPE = re.compile(r"^\s*([A-Za-z0-9_/]+)")
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
-    "output": ("recording.mcap", "the MCAP file to write (its folder is made)"),
+    "output": ("recording", "the bag folder to make (NAME/NAME_0.mcap + NAME/metadata.yaml); must not exist"),
     "topics": (",".join(DEFAULT_TOPICS), "comma-separated topic names or fnmatch patterns (fully qualified)"),
     "throttle": (
         ",".join(f"{k}={v:g}" for k, v in DEFAULT_THROTTLE.items()),
@@ -171,29 +184,38 @@ _LIVELINESS = {
 }
 
 
+def qos_dicts(profiles: Iterable[QoSProfile]) -> list[dict[str, Any]]:
+    """offered_qos_profiles as rosbag2 (metadata version 9) encodes them (rosbag2_storage qos.cpp)."""
+    return [
+        {
+            "history": _HISTORY.get(qos.history, "unknown"),
+            "depth": qos.depth,
+            "reliability": _RELIABILITY.get(qos.reliability, "unknown"),
+            "durability": _DURABILITY.get(qos.durability, "unknown"),
+            "deadline": _duration(qos.deadline.nanoseconds),
+            "lifespan": _duration(qos.lifespan.nanoseconds),
+            "liveliness": _LIVELINESS.get(qos.liveliness, "unknown"),
+            "liveliness_lease_duration": _duration(qos.liveliness_lease_duration.nanoseconds),
+            "avoid_ros_namespace_conventions": bool(qos.avoid_ros_namespace_conventions),
+        }
+        for qos in profiles
+    ]
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Block YAML without anchors/aliases (a mapping used twice is written twice, as yaml-cpp writes it)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _yaml(value: Any) -> str:
+    return yaml.dump(value, Dumper=_PlainDumper, default_flow_style=False, sort_keys=False)
+
+
 def qos_yaml(profiles: Iterable[QoSProfile]) -> str:
-    """offered_qos_profiles as rosbag2 (metadata version 9) writes it: a YAML list of mappings."""
-    lines = []
-    for qos in profiles:
-        entries = [
-            ("history", _HISTORY.get(qos.history, "unknown")),
-            ("depth", qos.depth),
-            ("reliability", _RELIABILITY.get(qos.reliability, "unknown")),
-            ("durability", _DURABILITY.get(qos.durability, "unknown")),
-            ("deadline", _duration(qos.deadline.nanoseconds)),
-            ("lifespan", _duration(qos.lifespan.nanoseconds)),
-            ("liveliness", _LIVELINESS.get(qos.liveliness, "unknown")),
-            ("liveliness_lease_duration", _duration(qos.liveliness_lease_duration.nanoseconds)),
-            ("avoid_ros_namespace_conventions", "true" if qos.avoid_ros_namespace_conventions else "false"),
-        ]
-        for index, (key, value) in enumerate(entries):
-            lead = "- " if index == 0 else "  "
-            if isinstance(value, dict):
-                lines.append(f"{lead}{key}:")
-                lines += [f"    {k}: {v}" for k, v in value.items()]
-            else:
-                lines.append(f"{lead}{key}: {value}")
-    return "\n".join(lines) + ("\n" if lines else "[]")
+    """The channel metadata `offered_qos_profiles`: the version 9 list as YAML text, as rosbag2 writes it."""
+    return _yaml(qos_dicts(profiles))
 
 
 def subscription_qos(offered: Sequence[QoSProfile]) -> QoSProfile:
@@ -228,40 +250,119 @@ class _Channel:
     count: int = 0
 
 
-class McapSink:
-    """An MCAP file in the ROS 2 profile, written from raw CDR messages (thread-safe)."""
+def bag_layout(output: str | Path) -> tuple[Path, Path]:
+    """(bag folder, its MCAP file) of an output name, as `ros2 bag record -o NAME` lays them out."""
+    folder = Path(output)
+    if folder.suffix == ".mcap":
+        raise RecordingError(
+            f"'{output}' names a file: a recording is a rosbag2 bag folder (NAME/NAME_0.mcap + NAME/metadata.yaml); "
+            f"give the folder's name, e.g. '{folder.with_suffix('')}'"
+        )
+    if not folder.name:
+        raise RecordingError(f"'{output}' has no folder name to make the bag in")
+    return folder, folder / f"{folder.name}_0.{STORAGE_ID}"
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+@dataclass
+class _Topic:
+    name: str
+    type_name: str
+    qos: list[dict[str, Any]]
+    type_hash: str
+    count: int = 0
+
+
+class McapSink:
+    """A rosbag2 bag folder with one MCAP file in the ROS 2 profile, written from raw CDR messages
+    (thread-safe); close() completes the file's summary and writes metadata.yaml."""
+
+    def __init__(self, output: str | Path) -> None:
+        self.folder, self.path = bag_layout(output)
+        if self.folder.exists():
+            raise RecordingError(
+                f"bag folder {self.folder} already exists; rosbag2 never overwrites a bag: pick a new name"
+            )
+        self.folder.mkdir(parents=True)
         self._file = open(self.path, "wb")  # noqa: SIM115 (closed in close())
         self._writer = Writer(self._file, compression=CompressionType.ZSTD)
         self._writer.start(profile="ros2", library="powderlab-recorder")
         self._schemas: dict[str, int] = {}
+        self._topics: dict[int, _Topic] = {}
+        self._first_ns: int | None = None
+        self._last_ns = 0
         self._lock = threading.Lock()
         self._closed = False
 
-    def add_channel(self, topic: str, type_name: str, definition: str, qos: str, type_hash: str) -> int:
+    def add_channel(
+        self, topic: str, type_name: str, definition: str, qos: Sequence[QoSProfile], type_hash: str
+    ) -> int:
         with self._lock:
             schema_id = self._schemas.get(type_name)
             if schema_id is None:
                 schema_id = self._writer.register_schema(type_name, "ros2msg", definition.encode())
                 self._schemas[type_name] = schema_id
-            metadata = {"offered_qos_profiles": qos, "topic_type_hash": type_hash}
-            return self._writer.register_channel(topic, "cdr", schema_id, metadata)
+            offered = qos_dicts(qos)
+            metadata = {"offered_qos_profiles": _yaml(offered), "topic_type_hash": type_hash}
+            channel_id = self._writer.register_channel(topic, "cdr", schema_id, metadata)
+            self._topics[channel_id] = _Topic(topic, type_name, offered, type_hash)
+            return channel_id
 
     def write(self, channel_id: int, data: bytes, time_ns: int, sequence: int) -> None:
         with self._lock:
             if not self._closed:
                 self._writer.add_message(channel_id, time_ns, data, time_ns, sequence)
+                self._topics[channel_id].count += 1
+                self._first_ns = time_ns if self._first_ns is None else min(self._first_ns, time_ns)
+                self._last_ns = max(self._last_ns, time_ns)
+
+    def metadata(self) -> dict[str, Any]:
+        """The bag's metadata (rosbag2 BagMetadata, version 9, the keys in rosbag2's order)."""
+        count = sum(topic.count for topic in self._topics.values())
+        start = self._first_ns or 0
+        duration = {"nanoseconds": self._last_ns - start if count else 0}
+        starting_time = {"nanoseconds_since_epoch": start}
+        return {
+            "version": METADATA_VERSION,
+            "storage_identifier": STORAGE_ID,
+            "duration": duration,
+            "starting_time": starting_time,
+            "message_count": count,
+            "topics_with_message_count": [
+                {
+                    "topic_metadata": {
+                        "name": topic.name,
+                        "type": topic.type_name,
+                        "serialization_format": "cdr",
+                        "offered_qos_profiles": topic.qos,
+                        "type_description_hash": topic.type_hash,
+                    },
+                    "message_count": topic.count,
+                }
+                for topic in self._topics.values()
+            ],
+            "compression_format": "",  # chunk compression inside the MCAP file, as rosbag2's zstd presets
+            "compression_mode": "",
+            "relative_file_paths": [self.path.name],
+            "files": [
+                {"path": self.path.name, "starting_time": starting_time, "duration": duration, "message_count": count}
+            ],
+            "custom_data": {"recorded_by": "powderlab recorder"},
+            "ros_distro": os.environ.get("ROS_DISTRO") or "jazzy",  # the venv's rclpy is Jazzy's
+        }
 
     def close(self) -> None:
+        """Finish the MCAP file (rosbag2 metadata record, summary), then write metadata.yaml (atomically)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            metadata = self.metadata()
+            self._writer.add_metadata("rosbag2", {"serialized_metadata": _yaml(metadata)})
             self._writer.finish()
             self._file.close()
+            partial = self.folder / f".{METADATA_FILE}.partial"
+            partial.write_text(_yaml({"rosbag2_bagfile_information": metadata}))
+            os.replace(partial, self.folder / METADATA_FILE)
 
 
 class RecorderNode(Node):
@@ -286,7 +387,7 @@ class RecorderNode(Node):
         duration = float(value("duration_s"))
         if duration > 0:
             self.create_timer(duration, self._time_up, clock=WALL_CLOCK)
-        self.get_logger().info(f"recording {', '.join(self.patterns)} into {self.sink.path}")
+        self.get_logger().info(f"recording {', '.join(self.patterns)} into the bag {self.sink.folder}")
         self.discover()
 
     def wanted(self, topic: str) -> bool:
@@ -321,7 +422,7 @@ class RecorderNode(Node):
             return
         offered = [info.qos_profile for info in publishers]
         type_hash = str(publishers[0].topic_type_hash)
-        channel_id = self.sink.add_channel(topic, type_name, definition, qos_yaml(offered), type_hash)
+        channel_id = self.sink.add_channel(topic, type_name, definition, offered, type_hash)
         period = next((s for p, s in self.throttle.items() if fnmatch.fnmatchcase(topic, p)), 0.0)
         channel = self._channels[topic] = _Channel(channel_id, period)
         self._recorded_subscriptions.append(
@@ -350,7 +451,7 @@ class RecorderNode(Node):
         total = sum(self.counts().values())
         usage = resource.getrusage(resource.RUSAGE_SELF)
         print(
-            f"recorder: {total} messages on {len(self._channels)} topics in {self.sink.path} "
+            f"recorder: {total} messages on {len(self._channels)} topics in {self.sink.folder} "
             f"(cpu {usage.ru_utime + usage.ru_stime:.2f} s over {time.monotonic() - self._started:.1f} s)",
             file=sys.stderr,
             flush=True,
@@ -388,10 +489,12 @@ class RecorderProcess:
         log: Path | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.output = Path(output)
+        self.output, _ = bag_layout(output)  # a bad name fails here, in the parent, not in the child
+        if self.output.exists():
+            raise RecordingError(f"bag folder {self.output} already exists; rosbag2 never overwrites a bag")
         self.output.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "powderlab.nodes.recorder", *recorder_arguments(self.output, topics)]
-        self._log = open(log or self.output.with_suffix(".log"), "ab")  # noqa: SIM115 (closed in stop())
+        self._log = open(log or self.output.with_name(self.output.name + ".log"), "ab")  # noqa: SIM115 (closed in stop())
         self.process = subprocess.Popen(
             command,
             stdout=self._log,
