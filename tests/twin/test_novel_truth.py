@@ -56,3 +56,39 @@ def test_unstable_predictions_carry_a_hidden_energy_offset() -> None:
     fate = NovelWorld(1).fate(olivine, with_phases(olivine))
     assert fate.kind == "not stable" and fate.energy_offset_ev >= 0.02
     assert World(1).energy_offset(olivine) == fate.energy_offset_ev  # what the synthesis model uses
+
+
+def test_the_twin_world_holds_the_candidates_of_its_file(tmp_path) -> None:
+    """A live twin gets the campaign's candidate library by path (ADR 0109): the launch option, the
+    twin node's parameter, and the world whose hidden truth gives each candidate its fate."""
+    from powderlab.chemistry.candidates import save_candidate
+    from powderlab.cli.campaign import backend_options
+    from powderlab.core.site import SiteProfile
+    from powderlab.twin.options import twin_parameters
+    from powderlab.twin.world import World
+
+    layered = predicted("LiCoO2", "Co", "Y")  # LiYO2: seed 1 hides a rock-salt (disordered) LiYO2
+    path = save_candidate(tmp_path / "candidates.json", layered)
+    assert twin_parameters(backend_options("sim", 0.0, str(path)), 0.0, "default")["candidates"] == str(path)
+    assert "candidates" not in twin_parameters(backend_options("sim", 0.0), 0.0, "default")
+    world = World(SiteProfile.load("default"), seed=1, candidates=str(path))
+    try:
+        assert "candidate" in world.chemistry.library.get(layered.phase_id).roles
+        settings = ScanSettings()
+        pattern = world.chemistry.pattern(SampleTruth(phases_mg={layered.phase_id: 40.0}), settings, seed=5)
+        fate = NovelWorld(1).fate(layered, world.chemistry.library)
+        truly = simulate_pattern(
+            {layered.phase_id: 1.0},
+            settings,
+            SimulationOptions(peak_counts=8200.0),
+            seed=5,
+            references={layered.phase_id: true_reflections(layered, fate)},
+        )
+        assert fate.kind == "disordered" and np.array_equal(pattern.intensity, truly.intensity)
+    finally:
+        world.close()
+    bare = World(SiteProfile.load("default"), seed=1)
+    try:
+        assert bare.chemistry.library is None  # no file: the packaged library
+    finally:
+        bare.close()

@@ -105,18 +105,18 @@ def _formula_of(library: Any, name: str) -> str:
     return library.get(name).formula if name in library else name
 
 
-def make_analyzer(name: str, seed: int = 0) -> Any:
+def make_analyzer(name: str, seed: int = 0, library: Any = None) -> Any:
     """An analyzer by name: 'standin' (default until chemistry is merged) or 'chemistry'."""
     from powderlab.autonomy.standins import StandInAnalyzer
 
     if name == "standin":
         return StandInAnalyzer(seed)
-    if name == "chemistry":
-        return ChemistryAnalyzer()
+    if name == "chemistry":  # library: e.g. with the predicted structures of a candidate library (ADR 0109)
+        return ChemistryAnalyzer(library=library)
     raise UnknownResourceError("analyzer", name, ["standin", "chemistry"])
 
 
-def make_planner(name: str, seed: int = 0) -> Any:
+def make_planner(name: str, seed: int = 0, library: Any = None) -> Any:
     """A planner by name: 'fixed' (recipes from the targets file, the default), 'arrows' (the AI
     planner: driving-force ranking + active learning, powderlab.planner), or its baselines
     'ranking' (no learning) and 'random'; 'literature' (literature recipes first, then arrows)."""
@@ -127,9 +127,14 @@ def make_planner(name: str, seed: int = 0) -> Any:
     if name in ("arrows", "ranking", "random"):
         from powderlab.planner import make
 
-        return make(name, seed)
+        return make(name, seed, **_with_library(library))
     if name == "literature":  # literature recipes first, then arrows (ADR 0090)
         from powderlab.planner.literature_start import LiteratureStartPlanner
 
-        return LiteratureStartPlanner()
+        return LiteratureStartPlanner(**_with_library(library))
     raise UnknownResourceError("planner", name, ["fixed", "arrows", "ranking", "random", "literature"])
+
+
+def _with_library(library: Any) -> dict[str, Any]:
+    """The planner's library keyword: only when a campaign has one of its own (candidates, ADR 0109)."""
+    return {} if library is None else {"library": library}

@@ -558,10 +558,13 @@ def claim_for_analysis(
     experiment_id: str,
     analysis: AnalysisResult,
     sim_now: float | None,
+    library: Any = None,
 ) -> PendingClaim:
     """The engine's one call when an analysis comes in: the claim of this sample, judged by the
     campaign's thresholds. The target counts as made when `made`; `write(store)` records it. A
-    failure of the assessment itself must not stop the lab: the claim then says so and needs review."""
+    failure of the assessment itself must not stop the lab: the claim then says so and needs review.
+    `library`: the analysis's (with a candidate library's predicted structures, ADR 0109), for the
+    order-disorder check of a target given by formula alone."""
     thresholds = thresholds_of(config)
     try:
         return assess(
@@ -573,6 +576,7 @@ def claim_for_analysis(
             analysis=analysis,
             thresholds=thresholds,
             sim_now=sim_now,
+            library=library,
         )
     except Exception as error:
         log.exception("claim assessment of %s failed", sample_id)

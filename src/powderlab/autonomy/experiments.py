@@ -197,6 +197,7 @@ class Experiments:
             experiment_id=experiment.id,
             analysis=analysis,
             sim_now=state.now(),
+            library=getattr(self.analyzer, "library", None),  # predicted structures of new targets (ADR 0109)
         )
         state.work.claim(claim)
         if claim.made and target.status is not TargetStatus.MADE:

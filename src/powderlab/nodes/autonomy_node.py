@@ -6,8 +6,8 @@ switch). Topics: `~/progress` (CampaignProgress, latched), `~/analysis` (XrdAnal
 The engine runs in its own thread; every record goes to the database first (SQLite file or
 PostgreSQL URL, parameter `database`), so the node can be killed at any moment and started
 again: it reloads the campaign and reconciles with the lab before doing anything new.
-While it runs, a recorder child process records the lab's topics into a rosbag2 bag folder (parameter
-`recording`, ADRs 0093, 0108); the folder is named in the campaign's events, and so in its report.
+While it runs, a recorder child process records the lab's topics into an MCAP file (parameter
+`recording`, ADR 0093); the file is named in the campaign's events, and so in its report.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from powderlab.autonomy.engine import CampaignConfig, CampaignEngine
 from powderlab.autonomy.model import AnalysisResult, Progress
 from powderlab.autonomy.store import Store
 from powderlab.autonomy.targets import check_plannable, load_targets, parse_targets
+from powderlab.chemistry.candidates import library_with_candidates
 from powderlab.core.errors import PowderLabError
 from powderlab.core.resources import data_path
 from powderlab.core.site import SiteProfile
@@ -39,7 +40,7 @@ from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.attendance import Attendance
 from powderlab.nodes.autonomy_client import progress_to_msg
 from powderlab.nodes.qos import LATCHED, WALL_CLOCK
-from powderlab.nodes.recorder import RecorderProcess, RecordingError
+from powderlab.nodes.recorder import RecorderProcess
 from powderlab.nodes.ros_lab_port import RosLabPort
 from powderlab.nodes.station_node import run_node
 from powderlab.stations.base import StationMode
@@ -54,6 +55,11 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "planner": ("fixed", "planner: fixed (recipes given with the targets)"),
     "analyzer": ("standin", "XRD analyzer: standin (mock patterns) or chemistry"),
     "seed": (0, "seed of the stand-in analyzer"),
+    "candidates": (
+        "",
+        "candidate library file (powderlab plan screen): targets given by formula alone, planned and analysed with "
+        "their predicted structures (ADR 0109)",
+    ),
     "transfer_node": ("transfer", "the node that owns the position table"),
     "success_yield": (0.5, "target weight fraction that makes a target"),
     "in_flight_per_target": (1, "experiments of one target in the lab at once"),
@@ -76,9 +82,9 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     ),
     "recording": (
         "auto",
-        "recording of the lab's topics while this node runs, a rosbag2 bag folder (NAME/NAME_0.mcap + metadata.yaml, "
-        "ADR 0108): a folder path (an existing one is kept: the next free name -1, -2... is used), 'auto' "
-        "(recordings/<campaign>-<UTC time>/ beside a SQLite database, else in ~/.ros/powderlab/recordings) or 'none'",
+        "MCAP recording of the lab's topics while this node runs: a file path (an existing file is kept: the next "
+        "free name -1, -2... is used), 'auto' (recordings/<campaign>-<UTC time>.mcap beside a SQLite database, "
+        "else under ~/.ros/powderlab/recordings) or 'none'",
     ),
 }
 
@@ -103,7 +109,7 @@ class AutonomyNode(Node):
         if self.recording is not None:
             try:
                 self.recorder = RecorderProcess(self.recording)
-            except (OSError, RecordingError) as error:  # a campaign without its recording still runs; it says so
+            except OSError as error:  # a campaign without its recording still runs; it says so
                 self.get_logger().error(f"cannot record into {self.recording}: {error}; the campaign runs unrecorded")
                 self.recording = None
         seed = int(value("seed"))
@@ -120,11 +126,12 @@ class AutonomyNode(Node):
         )
         # the dashboard's heartbeat: a technician watching makes a suspension wait for them
         self.attendance = Attendance(self, value("dashboard_clients_topic"), self._group)
+        library = library_with_candidates(value("candidates")) if value("candidates") else None
         self.engine = CampaignEngine(
             self.store,
             self.port,
-            make_planner(value("planner"), seed),
-            make_analyzer(value("analyzer"), seed),
+            make_planner(value("planner"), seed, library),
+            make_analyzer(value("analyzer"), seed, library),
             CellModel.from_site(self.site),
             config,
             on_progress=self._on_progress,
@@ -289,7 +296,7 @@ class AutonomyNode(Node):
 
 
 def recording_path(setting: str, database: str, campaign_id: str) -> Path | None:
-    """The bag folder this run records into (None: no recording); never an existing one."""
+    """Where this run's recording goes (None: no recording); never an existing file."""
     if setting.strip().lower() in ("none", ""):
         return None
     if setting == "auto":
@@ -297,13 +304,13 @@ def recording_path(setting: str, database: str, campaign_id: str) -> Path | None
         folder = Path("~/.ros/powderlab/recordings").expanduser()
         if "://" not in database:
             folder = Path(database).expanduser().resolve().parent / "recordings"
-        path = folder / f"{campaign_id}-{stamp}"
+        path = folder / f"{campaign_id}-{stamp}.mcap"
     else:
         path = Path(setting).expanduser()
     candidate, number = path, 0
     while candidate.exists():
         number += 1
-        candidate = path.with_name(f"{path.name}-{number}")  # a folder: no suffix to keep
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
     return candidate
 
 

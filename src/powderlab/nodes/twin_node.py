@@ -41,6 +41,7 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
         "same moment whatever the start-up took",
     ),
     "camera_rate_hz": (1.0, "wall Hz of camera/image_raw (0: no camera)"),
+    "candidates": ("", "candidate library file: predicted new compounds the hidden world holds too (ADR 0109)"),
 }
 
 
@@ -53,7 +54,9 @@ class TwinNode(rclpy.node.Node):
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         value = lambda name: self.get_parameter(name).value  # noqa: E731
         site, scene = SiteProfile.load(value("site")), Scene.load(value("scene"))
-        self.world = World(site, scene, value("mode"), int(value("seed")), bool(value("gui")))
+        self.world = World(
+            site, scene, value("mode"), int(value("seed")), bool(value("gui")), candidates=value("candidates") or None
+        )
         for scenario in [s.strip() for s in str(value("faults")).split(",") if s.strip()]:
             self.world.faults.schedule(scenario)
         self.server = TwinServer(

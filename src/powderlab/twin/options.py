@@ -17,6 +17,7 @@ TWIN_OPTIONS = {
     "twin_seed": ("seed", 0),
     "twin_faults": ("faults", ""),
     "twin_camera_rate_hz": ("camera_rate_hz", None),
+    "twin_candidates": ("candidates", None),
 }
 FLOAT_OPTIONS = ("time_factor", "camera_rate_hz")
 
@@ -27,7 +28,8 @@ def twin_parameters(backend_options: str, time_factor: float, site: str) -> dict
     The lab's time_factor paces the twin (0: real time); backend_options may override it with
     twin_time_factor (0 there: as fast as possible), and set twin_mode (kinematic | physics),
     twin_scene, twin_seed, twin_faults (comma-separated scenario names), twin_address and
-    twin_camera_rate_hz (wall Hz of the cell camera; 0: none, e.g. for a campaign nobody watches).
+    twin_camera_rate_hz (wall Hz of the cell camera; 0: none, e.g. for a campaign nobody watches) and
+    twin_candidates (a candidate library file: predicted new compounds in the hidden world, ADR 0109).
     """
     try:
         options = yaml.safe_load(backend_options or "{}") or {}

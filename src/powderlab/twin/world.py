@@ -21,6 +21,7 @@ import numpy as np
 import pybullet
 from pybullet_utils.bullet_client import BulletClient
 
+from powderlab.chemistry.candidates import library_with_candidates
 from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.site import SiteProfile
 from powderlab.twin.arm import ArmModel
@@ -55,7 +56,10 @@ class World(Timeline):
         mode: str = "kinematic",
         seed: int = 0,
         gui: bool = False,
+        candidates: str | None = None,
     ) -> None:
+        """candidates: a candidate library file (predicted structures of new targets, ADR 0109): the
+        hidden world holds them too, and their hidden fates decide what forms and what is measured."""
         if mode not in MODES:
             raise ValidationError("twin mode", f"'{mode}' is not a mode; allowed: {', '.join(MODES)}")
         self.site = site or SiteProfile.load("default")
@@ -87,7 +91,7 @@ class World(Timeline):
             for arm in self.arms.values():
                 arm.set_link_contacts(False)
         self._spawn_labware()
-        self.chemistry = TwinChemistry(self.seed)
+        self.chemistry = TwinChemistry(self.seed, library_with_candidates(candidates) if candidates else None)
         self.devices: dict[str, Any] = {}
         build_twin_devices(self)
         self.faults = FaultInjector(self)
