@@ -138,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.lab == "local":
         _run_local(args, targets.targets, database, campaign_id)
     else:
-        _run_ros(args, targets_path, database, campaign_id, report_dir / "recording.mcap")
+        _run_ros(args, targets_path, database, campaign_id, report_dir / "recording")
     wall = time.perf_counter() - started
     store = Store(database)
     try:
@@ -288,7 +288,7 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
             # opened with its targets in one step (no lab time passes between the campaign's start and its
             # first goal, whatever the machine's load); a resumed campaign keeps the targets it has
             "targets_file": str(Path(targets_path).resolve()),
-            # the lab's topics into an MCAP file beside the report, which links it (ADR 0093)
+            # the lab's topics into the bag folder <report>/recording, which the report links (ADRs 0093, 0108)
             "recording": str(recording.resolve()),
             **_limits(args),
         },

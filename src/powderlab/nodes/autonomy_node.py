@@ -6,8 +6,8 @@ switch). Topics: `~/progress` (CampaignProgress, latched), `~/analysis` (XrdAnal
 The engine runs in its own thread; every record goes to the database first (SQLite file or
 PostgreSQL URL, parameter `database`), so the node can be killed at any moment and started
 again: it reloads the campaign and reconciles with the lab before doing anything new.
-While it runs, a recorder child process records the lab's topics into an MCAP file (parameter
-`recording`, ADR 0093); the file is named in the campaign's events, and so in its report.
+While it runs, a recorder child process records the lab's topics into a rosbag2 bag folder (parameter
+`recording`, ADRs 0093, 0108); the folder is named in the campaign's events, and so in its report.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from powderlab.drivers.sim.lockstep import LockstepLink
 from powderlab.nodes.attendance import Attendance
 from powderlab.nodes.autonomy_client import progress_to_msg
 from powderlab.nodes.qos import LATCHED, WALL_CLOCK
-from powderlab.nodes.recorder import RecorderProcess
+from powderlab.nodes.recorder import RecorderProcess, RecordingError
 from powderlab.nodes.ros_lab_port import RosLabPort
 from powderlab.nodes.station_node import run_node
 from powderlab.stations.base import StationMode
@@ -82,9 +82,9 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     ),
     "recording": (
         "auto",
-        "MCAP recording of the lab's topics while this node runs: a file path (an existing file is kept: the next "
-        "free name -1, -2... is used), 'auto' (recordings/<campaign>-<UTC time>.mcap beside a SQLite database, "
-        "else under ~/.ros/powderlab/recordings) or 'none'",
+        "recording of the lab's topics while this node runs, a rosbag2 bag folder (NAME/NAME_0.mcap + metadata.yaml, "
+        "ADR 0108): a folder path (an existing one is kept: the next free name -1, -2... is used), 'auto' "
+        "(recordings/<campaign>-<UTC time>/ beside a SQLite database, else in ~/.ros/powderlab/recordings) or 'none'",
     ),
 }
 
@@ -109,7 +109,7 @@ class AutonomyNode(Node):
         if self.recording is not None:
             try:
                 self.recorder = RecorderProcess(self.recording)
-            except OSError as error:  # a campaign without its recording still runs; it says so
+            except (OSError, RecordingError) as error:  # a campaign without its recording still runs; it says so
                 self.get_logger().error(f"cannot record into {self.recording}: {error}; the campaign runs unrecorded")
                 self.recording = None
         seed = int(value("seed"))
@@ -296,7 +296,7 @@ class AutonomyNode(Node):
 
 
 def recording_path(setting: str, database: str, campaign_id: str) -> Path | None:
-    """Where this run's recording goes (None: no recording); never an existing file."""
+    """The bag folder this run records into (None: no recording); never an existing one."""
     if setting.strip().lower() in ("none", ""):
         return None
     if setting == "auto":
@@ -304,13 +304,13 @@ def recording_path(setting: str, database: str, campaign_id: str) -> Path | None
         folder = Path("~/.ros/powderlab/recordings").expanduser()
         if "://" not in database:
             folder = Path(database).expanduser().resolve().parent / "recordings"
-        path = folder / f"{campaign_id}-{stamp}.mcap"
+        path = folder / f"{campaign_id}-{stamp}"
     else:
         path = Path(setting).expanduser()
     candidate, number = path, 0
     while candidate.exists():
         number += 1
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        candidate = path.with_name(f"{path.name}-{number}")  # a folder: no suffix to keep
     return candidate
 
 
