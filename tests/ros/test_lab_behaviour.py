@@ -14,7 +14,7 @@ from powderlab_interfaces.srv import ManageLab
 from powderlab.core.errors import ErrorCode, StationUnavailableError
 from powderlab.core.recipes import HeatingProfile, HeatingSegment, SegmentKind
 from powderlab.core.samples import SampleRef
-from powderlab.stations.dosing import WeighRequest, WeighResult
+from powderlab.stations.dosing import LoadVialRequest, WeighRequest, WeighResult
 from powderlab.stations.transfer import TransferRequest
 from tests.ros.conftest import LONG_PROFILE, heat_goal, sample, transfer_goal
 
@@ -70,6 +70,13 @@ def test_weigh_is_served_by_the_dosing_node_from_the_registry(client):
         assert wrong.error_code == ErrorCode.WRONG_LABWARE
     finally:
         client.run_request("transfer", TransferRequest(crucible, "dosing/balance", "storage/20"), timeout_s=60)
+
+
+def test_load_vial_is_served_by_the_dosing_node(client):
+    """load_vial (ADR 0106) reaches the dosing node; the default site's dispenser has no store to load from."""
+    message, _ = client.run_request("dosing", LoadVialRequest("FePO4", "In2O3"), timeout_s=60)
+    assert message.error_code == ErrorCode.UNKNOWN_RESOURCE, message.error_msg
+    assert "FePO4" in message.error_msg and "powder in the store" in message.error_msg
 
 
 def test_estop_aborts_running_goals_and_reset_recovers(client):
