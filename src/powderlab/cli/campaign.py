@@ -46,6 +46,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--site", default="default", help="site profile name or path")
     parser.add_argument("--planner", default="fixed", help="planner (fixed: the recipes of the targets file)")
     parser.add_argument("--analyzer", default="standin", help="analyzer: standin (mock patterns) or chemistry")
+    parser.add_argument(
+        "--candidates",
+        default=None,
+        metavar="FILE",
+        help="candidate library (written by `powderlab plan screen FORMULA`): targets given by formula alone, with "
+        "their predicted structures for the planner, the analysis and the twin (default: the user's file, when a "
+        "target is not a packaged phase)",
+    )
     parser.add_argument("--database", default=None, help="database file or URL (default: <report dir>/campaign.sqlite)")
     parser.add_argument("--campaign-id", default=None, help="campaign id (default: from the targets file)")
     parser.add_argument("--report", default=None, help="write campaign.json/.html here (default: a temp folder)")
@@ -106,11 +114,15 @@ def _run(args: argparse.Namespace) -> int:
     from powderlab.autonomy.store import Store
     from powderlab.autonomy.summary import campaign_summary
     from powderlab.autonomy.targets import check_plannable, load_targets
+    from powderlab.chemistry.candidates import candidates_for, library_with_candidates
 
     targets_path = args.targets or str(data_path(*DEFAULT_TARGETS))
     targets = load_targets(targets_path)  # refuses bad formulas and keys, naming the entry
+    # targets given by formula alone: their predicted structures from the candidate library (ADR 0109)
+    args.candidates = candidates_for([t.formula for t in targets.targets], getattr(args, "candidates", None))
+    args.library = library_with_candidates(args.candidates) if args.candidates else None
     # before any lab starts: every target must be one the chosen planner can propose a recipe for
-    check_plannable(targets.targets, make_planner(args.planner, args.seed), targets_path)
+    check_plannable(targets.targets, make_planner(args.planner, args.seed, args.library), targets_path)
     report_dir = Path(args.report or tempfile.mkdtemp(prefix="powderlab-campaign-"))
     report_dir.mkdir(parents=True, exist_ok=True)
     database = args.database or str(report_dir / "campaign.sqlite")
@@ -227,8 +239,8 @@ def _run_local(args: argparse.Namespace, targets: Any, database: str, campaign_i
         site=args.site,
         backend=args.backend,
         seed=args.seed,
-        planner=make_planner(args.planner, args.seed),
-        analyzer=make_analyzer(args.analyzer, args.seed),
+        planner=make_planner(args.planner, args.seed, getattr(args, "library", None)),
+        analyzer=make_analyzer(args.analyzer, args.seed, getattr(args, "library", None)),
         config=_limits(args),
         on_progress=_Live(args.json),
     )
@@ -240,14 +252,19 @@ def _run_local(args: argparse.Namespace, targets: Any, database: str, campaign_i
         print()
 
 
-def backend_options(backend: str, factor: float) -> str:
+def backend_options(backend: str, factor: float, candidates: str | None = None) -> str:
     """backend_options of this command's lab. On the twin, time factor 0 runs it as fast as possible
     (sim time moves whenever every lease waits, ADR 0082; the lab's time_factor 0 alone would pace
     the twin at real time), and nobody watches its cell camera: it renders one frame in 10 wall s,
-    for the recording (ADR 0093)."""
+    for the recording (ADR 0093). A candidate library goes to the twin's hidden world (ADR 0109)."""
     if backend != "sim":
         return "{}"
-    return json.dumps({"twin_camera_rate_hz": CAMERA_RATE_HZ, **({"twin_time_factor": 0} if factor == 0 else {})})
+    options: dict[str, Any] = {"twin_camera_rate_hz": CAMERA_RATE_HZ}
+    if factor == 0:
+        options["twin_time_factor"] = 0
+    if candidates:
+        options["twin_candidates"] = str(Path(candidates).resolve())
+    return json.dumps(options)
 
 
 def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaign_id: str, recording: Path) -> None:
@@ -260,13 +277,14 @@ def _run_ros(args: argparse.Namespace, targets_path: str, database: str, campaig
         backend=args.backend,
         site=args.site,
         time_factor=factor,
-        backend_options=backend_options(args.backend, factor),
+        backend_options=backend_options(args.backend, factor, getattr(args, "candidates", None)),
         autonomy={
             "database": database,
             "campaign_id": campaign_id,
             "planner": args.planner,
             "analyzer": args.analyzer,
             "seed": args.seed,
+            **({"candidates": str(Path(args.candidates).resolve())} if getattr(args, "candidates", None) else {}),
             # opened with its targets in one step (no lab time passes between the campaign's start and its
             # first goal, whatever the machine's load); a resumed campaign keeps the targets it has
             "targets_file": str(Path(targets_path).resolve()),

@@ -32,6 +32,7 @@ from powderlab.autonomy.engine import CampaignConfig, CampaignEngine
 from powderlab.autonomy.model import AnalysisResult, Progress
 from powderlab.autonomy.store import Store
 from powderlab.autonomy.targets import check_plannable, load_targets, parse_targets
+from powderlab.chemistry.candidates import library_with_candidates
 from powderlab.core.errors import PowderLabError
 from powderlab.core.resources import data_path
 from powderlab.core.site import SiteProfile
@@ -54,6 +55,11 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "planner": ("fixed", "planner: fixed (recipes given with the targets)"),
     "analyzer": ("standin", "XRD analyzer: standin (mock patterns) or chemistry"),
     "seed": (0, "seed of the stand-in analyzer"),
+    "candidates": (
+        "",
+        "candidate library file (powderlab plan screen): targets given by formula alone, planned and analysed with "
+        "their predicted structures (ADR 0109)",
+    ),
     "transfer_node": ("transfer", "the node that owns the position table"),
     "success_yield": (0.5, "target weight fraction that makes a target"),
     "in_flight_per_target": (1, "experiments of one target in the lab at once"),
@@ -120,11 +126,12 @@ class AutonomyNode(Node):
         )
         # the dashboard's heartbeat: a technician watching makes a suspension wait for them
         self.attendance = Attendance(self, value("dashboard_clients_topic"), self._group)
+        library = library_with_candidates(value("candidates")) if value("candidates") else None
         self.engine = CampaignEngine(
             self.store,
             self.port,
-            make_planner(value("planner"), seed),
-            make_analyzer(value("analyzer"), seed),
+            make_planner(value("planner"), seed, library),
+            make_analyzer(value("analyzer"), seed, library),
             CellModel.from_site(self.site),
             config,
             on_progress=self._on_progress,
