@@ -93,6 +93,27 @@ def test_a_heat_lost_with_its_restarted_station_is_heated_or_heated_again_by_the
     assert batch.state == HEATED and done.state == "succeeded"
 
 
+def test_a_heat_followed_on_its_controller_is_followed_again_after_the_engine_restarts():
+    w = world()
+    batch = w.batch(state=HEATING, furnace="furnace_1")
+    member = w.sample(w.experiment(w.target()), "furnace_1/slot_1", SampleStatus.MILLED, batch)
+    lost = w.op("heat", batch=batch)
+    lost.station, lost.state = "furnaces", "lost"
+    records = {
+        "targets": list(w.state.targets.values()),
+        "experiments": list(w.state.experiments.values()),
+        "samples": [member],
+        "batches": [batch],
+        "operations": [lost],
+    }
+    fresh = world()
+    part, _ = recovery(fresh, {})
+    assert part.reload(records) == []
+    assert fresh.state.heat_watch == {batch.id: lost}  # not left heating forever with nothing to end it
+    part.watch_heats(station_port(fresh, running=False).lab_state())
+    assert fresh.state.batches[batch.id].state == HEATED
+
+
 # ---------------------------------------------------------------- an unavailable station holds only its work
 
 

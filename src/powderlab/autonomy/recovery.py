@@ -20,7 +20,7 @@ from powderlab.autonomy.config import CampaignConfig
 from powderlab.autonomy.model import TERMINAL_TARGET
 from powderlab.autonomy.outcomes import Outcomes
 from powderlab.autonomy.port import Completion, FurnaceInfo, LabPort, LabState
-from powderlab.autonomy.state import FILLING, OpRecord
+from powderlab.autonomy.state import FILLING, HEATING, OpRecord
 from powderlab.core.samples import SampleStatus
 from powderlab.stations.base import StationMode
 
@@ -49,7 +49,16 @@ class Recovery:
         state.seq["batch"] = len(state.batches)
         state.seq["target"] = max((t.seq for t in state.targets.values()), default=0)
         state.ask = {t.id for t in state.targets.values() if t.status not in TERMINAL_TARGET}
-        return [op for op in records["operations"] if op.state in ("intended", "sent")]
+        pending = [op for op in records["operations"] if op.state in ("intended", "sent")]
+        # A batch still heating whose heat was lost with its restarted station was followed on its
+        # furnace's controller (watch_heats): follow it again (a lost heat otherwise leaves it filling).
+        heating = {op.batch_id for op in pending if op.action == "heat"}
+        for op in records["operations"]:
+            batch = state.batches.get(op.batch_id)
+            lost_heat = op.action == "heat" and op.state == "lost" and op.batch_id not in heating
+            if lost_heat and batch is not None and batch.state == HEATING:
+                state.heat_watch[batch.id] = op
+        return pending
 
     def adopt(self, pending_ops: list[OpRecord]) -> None:
         """The operations in flight before the restart are in flight again (their outcomes come through wait())."""
