@@ -19,3 +19,12 @@ def test_plan_recipes_proposes_stored_powders_of_the_site(tmp_path, capsys):
     assert main(["plan", "recipes", "LiFePO4", "--site", str(site), "--count", "10", "--json"]) == 0
     sets = [recipe["precursors"] for recipe in json.loads(capsys.readouterr().out)["LiFePO4"]]
     assert ["FePO4", "Li2CO3"] in sets  # FePO4 is on no head, only in the store
+
+
+def test_campaign_planners_plan_from_the_campaign_site():
+    from powderlab.autonomy.analysis import make_planner
+
+    site = store_site()
+    assert "FePO4" in make_planner("arrows", site=site).inventory.powders
+    assert "FePO4" in make_planner("literature", site=site).inventory.powders
+    assert "FePO4" not in make_planner("ranking").inventory.powders  # no site: the default site's

@@ -116,7 +116,7 @@ def make_analyzer(name: str, seed: int = 0, library: Any = None) -> Any:
     raise UnknownResourceError("analyzer", name, ["standin", "chemistry"])
 
 
-def make_planner(name: str, seed: int = 0, library: Any = None) -> Any:
+def make_planner(name: str, seed: int = 0, library: Any = None, site: Any = None) -> Any:
     """A planner by name: 'fixed' (recipes from the targets file, the default), 'arrows' (the AI
     planner: driving-force ranking + active learning, powderlab.planner), or its baselines
     'ranking' (no learning) and 'random'; 'literature' (literature recipes first, then arrows)."""
@@ -127,12 +127,21 @@ def make_planner(name: str, seed: int = 0, library: Any = None) -> Any:
     if name in ("arrows", "ranking", "random"):
         from powderlab.planner import make
 
-        return make(name, seed, **_with_library(library))
+        return make(name, seed, **_with_library(library), **_with_site(site))
     if name == "literature":  # literature recipes first, then arrows (ADR 0090)
         from powderlab.planner.literature_start import LiteratureStartPlanner
 
-        return LiteratureStartPlanner(**_with_library(library))
+        return LiteratureStartPlanner(**_with_library(library), **_with_site(site))
     raise UnknownResourceError("planner", name, ["fixed", "arrows", "ranking", "random", "literature"])
+
+
+def _with_site(site: Any) -> dict[str, Any]:
+    """The planner's inventory keyword: the campaign site's dosing heads and powder store (ADR 0106)."""
+    if site is None:
+        return {}
+    from powderlab.planner.inventory import Inventory
+
+    return {"inventory": Inventory.from_site(site)}
 
 
 def _with_library(library: Any) -> dict[str, Any]:

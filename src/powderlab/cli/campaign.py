@@ -122,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     args.candidates = candidates_for([t.formula for t in targets.targets], getattr(args, "candidates", None))
     args.library = library_with_candidates(args.candidates) if args.candidates else None
     # before any lab starts: every target must be one the chosen planner can propose a recipe for
-    check_plannable(targets.targets, make_planner(args.planner, args.seed, args.library), targets_path)
+    check_plannable(targets.targets, make_planner(args.planner, args.seed, args.library, site=args.site), targets_path)
     report_dir = Path(args.report or tempfile.mkdtemp(prefix="powderlab-campaign-"))
     report_dir.mkdir(parents=True, exist_ok=True)
     database = args.database or str(report_dir / "campaign.sqlite")
@@ -239,7 +239,7 @@ def _run_local(args: argparse.Namespace, targets: Any, database: str, campaign_i
         site=args.site,
         backend=args.backend,
         seed=args.seed,
-        planner=make_planner(args.planner, args.seed, getattr(args, "library", None)),
+        planner=make_planner(args.planner, args.seed, getattr(args, "library", None), site=args.site),
         analyzer=make_analyzer(args.analyzer, args.seed, getattr(args, "library", None)),
         config=_limits(args),
         on_progress=_Live(args.json),

@@ -130,7 +130,7 @@ class AutonomyNode(Node):
         self.engine = CampaignEngine(
             self.store,
             self.port,
-            make_planner(value("planner"), seed, library),
+            make_planner(value("planner"), seed, library, site=self.site),
             make_analyzer(value("analyzer"), seed, library),
             CellModel.from_site(self.site),
             config,
