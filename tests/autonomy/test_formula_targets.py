@@ -20,36 +20,38 @@ from powderlab.autonomy.claims import ClaimLedger
 from powderlab.autonomy.model import Target
 from powderlab.autonomy.runner import local_campaign
 from powderlab.chemistry.candidates import candidates_for, library_with_candidates, read_candidates
-from powderlab.chemistry.truth import SynthesisModel
-from powderlab.chemistry.truth.novel import NovelWorld, what_forms
-from powderlab.chemistry.xrd.simulate import simulate_pattern
+from powderlab.chemistry.truth.novel import NovelWorld
 from powderlab.cli.main import main
 from powderlab.core.errors import ValidationError
+from powderlab.twin.chemistry import TwinChemistry
+from powderlab.twin.items import SampleTruth
 
-SEED = 0  # seed 0 hides: KInO2 (NaInO2-type) forms as predicted, KCrO2 (LiCrO2-type) is not stable
+SEED = 0  # seed 0 hides: KVO3 (KNbO3-type) forms as predicted, KCrO2 (LiCrO2-type) is not stable
 
 
 class HiddenTruthPatterns:
-    """The twin's diffractometer without the robots: what the recipe really forms in the hidden world
-    (candidates included, with their fates) is simulated, and the real analysis, which only knows
-    the predicted structures, reads it."""
+    """The twin's chemistry without the robots: what the recipe really forms in the hidden world
+    (candidates included, with their fates) is measured by the twin's own diffractometer model
+    (twin.chemistry.TwinChemistry, amorphous share included), and the real analysis, which only
+    knows the predicted structures, reads it."""
 
     name = "hidden-truth patterns"
 
     def __init__(self, seed: int, candidates: str) -> None:
-        self.seed = seed
-        self.world = library_with_candidates(candidates)  # the twin's hidden world, from the same file
-        self.model = SynthesisModel(seed, library=self.world)
+        self.twin = TwinChemistry(seed, library_with_candidates(candidates))  # the twin's world, same file
         self.analysis = ChemistryAnalyzer(library=library_with_candidates(candidates))
         self.library = self.analysis.library  # what the claims' order-disorder check sees
-        self.formed: list[tuple[str, dict[str, float]]] = []
+        self.formed: list[tuple[str, dict[str, float]]] = []  # target, true weight fractions of everything
 
     def analyze(self, pattern, target, elements, *, recipe=None):
-        outcome = self.model.react({d.powder: d.target_mg for d in recipe.precursors}, recipe.heating, recipe.milling)
-        fractions = outcome.weight_fractions()
-        self.formed.append((target, fractions))
-        seen, references = what_forms(fractions, self.world, self.seed)
-        measured = simulate_pattern(seen, seed=len(self.formed), library=self.world, references=references or None)
+        masses = {d.powder: d.target_mg for d in recipe.precursors}
+        outcome = self.twin.model.react(masses, recipe.heating, recipe.milling)
+        truth = SampleTruth(
+            phases_mg={p: m for p, m in outcome.phases_mg.items() if m > 0},
+            amorphous_mg=float(sum(outcome.amorphous_mg.values())),
+        )
+        self.formed.append((target, outcome.weight_fractions(crystalline_only=False)))
+        measured = self.twin.pattern(truth, recipe.scan, seed=len(self.formed))
         return self.analysis.analyze(measured, target, elements, recipe=recipe)
 
 
@@ -61,7 +63,7 @@ def candidates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp = pytest.MonkeyPatch()
     mp.setenv("POWDERLAB_PHASE_DIR", str(folder))
     try:
-        code = main(["plan", "screen", "KInO2", "KCrO2", "--candidates", "1", "--competitors", "0", "--steps", "8"])
+        code = main(["plan", "screen", "KVO3", "KCrO2", "--candidates", "1", "--competitors", "0", "--steps", "8"])
     finally:
         mp.undo()
     assert code in (0, 1)  # 1: a formula failed a screen; its structure is kept all the same
@@ -70,11 +72,11 @@ def candidates(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_plan_screen_keeps_the_predicted_structure_in_the_candidate_library(candidates: Path) -> None:
     phases = {p.reduced_formula: p for p in read_candidates(candidates)}
-    assert set(phases) == {"KInO2", "KCrO2"}
+    assert set(phases) == {"KVO3", "KCrO2"}
     assert all("candidate" in p.roles and p.energy_per_atom_ev is not None for p in phases.values())
-    assert phases["KInO2"].provenance["prototype"] == "NaInO2"
+    assert phases["KVO3"].provenance["prototype"] == "KNbO3"
     data = json.loads(candidates.read_text())
-    assert [p["phase_id"] for p in data["phases"]] == ["candidate-KInO2", "candidate-KCrO2"]
+    assert [p["phase_id"] for p in data["phases"]] == ["candidate-KVO3", "candidate-KCrO2"]
 
 
 def test_a_campaign_finds_a_formula_target_in_the_candidate_library(
@@ -82,18 +84,18 @@ def test_a_campaign_finds_a_formula_target_in_the_candidate_library(
 ) -> None:
     monkeypatch.setenv("POWDERLAB_PHASE_DIR", str(candidates.parent))
     assert candidates_for(["BaTiO3"]) is None  # packaged phases only: no candidate library needed
-    assert candidates_for(["BaTiO3", "KInO2"]) == str(candidates)
+    assert candidates_for(["BaTiO3", "KVO3"]) == str(candidates)
     with pytest.raises(ValidationError, match="powderlab plan screen CsInO2"):
-        candidates_for(["KInO2", "CsInO2"])
+        candidates_for(["KVO3", "CsInO2"])
     assert candidates_for(["BaTiO3"], explicit=candidates) == str(candidates)
 
 
 def test_a_formula_only_target_ends_with_the_claim_its_hidden_fate_allows(tmp_path: Path, candidates: Path) -> None:
     library = library_with_candidates(candidates)
-    fates = {f: NovelWorld(SEED).fate(library.find(f), library).kind for f in ("KInO2", "KCrO2")}
-    assert fates == {"KInO2": "as predicted", "KCrO2": "not stable"}
+    fates = {f: NovelWorld(SEED).fate(library.find(f), library).kind for f in ("KVO3", "KCrO2")}
+    assert fates == {"KVO3": "as predicted", "KCrO2": "not stable"}
     analyzer = HiddenTruthPatterns(SEED, str(candidates))
-    targets = [Target("KInO2", budget=2), Target("KCrO2", budget=2)]
+    targets = [Target("KVO3", budget=2), Target("KCrO2", budget=2)]
     planner = make_planner("arrows", SEED, library)
     campaign = local_campaign(targets, tmp_path / "c.sqlite", "new", seed=SEED, planner=planner, analyzer=analyzer)
     campaign.run(max_sim_s=20 * 86400)
@@ -103,9 +105,9 @@ def test_a_formula_only_target_ends_with_the_claim_its_hidden_fate_allows(tmp_pa
         made = [c for c in claims if c.verdict == "made"]
         # as predicted: the ordered compound forms, the analysis finds it with its predicted structure,
         # and the claim (checked against disordered parents with the candidate's structure) says new
-        assert status["KInO2"] == "made" and [c.target for c in made] == ["KInO2"]
+        assert status["KVO3"] == "made" and [c.target for c in made] == ["KVO3"]
         assert made[0].novelty.startswith("new: no known disordered parent")
-        assert any(f.get("candidate-KInO2", 0.0) >= 0.5 for t, f in analyzer.formed if t == "KInO2")
+        assert any(f.get("candidate-KVO3", 0.0) >= 0.5 for t, f in analyzer.formed if t == "KVO3")
         # not stable: it never forms, so no claim says made and the budget is spent
         assert status["KCrO2"] == "exhausted"
         assert all(f.get("candidate-KCrO2", 0.0) == 0.0 for t, f in analyzer.formed if t == "KCrO2")
