@@ -30,6 +30,7 @@ import numpy as np
 
 from powderlab.chemistry.balance import closed_elements_of, precursor_composition
 from powderlab.core.errors import ValidationError
+from powderlab.planner.literature_temperature import BoostedTrees, TemperatureFeatures
 
 TABLE_FILE = Path(__file__).resolve().parent / "data" / "literature.json.gz"
 NEIGHBOURS = 30  # training targets that vote
@@ -75,7 +76,12 @@ class LiteratureModel:
         self.compositions = [dict(row[1]) for row in rows]
         self.sets = [tuple((tuple(s[0]), int(s[1]), s[2]) for s in row[2]) for row in rows]
         self.temperatures = [row[3] for row in rows]
-        self.temperature_weights: dict[str, float] = dict(table.get("temperature_model", {}).get("weights", {}))
+        temperature_model = table.get("temperature_model", {})
+        self.temperature_weights: dict[str, float] = dict(temperature_model.get("weights", {}))
+        self.boosted: tuple[TemperatureFeatures, BoostedTrees] | None = None
+        if "boosted" in temperature_model:  # the trees over target + precursors (ADR 0104)
+            boosted = temperature_model["boosted"]
+            self.boosted = (TemperatureFeatures.from_dict(boosted["features"]), BoostedTrees.from_dict(boosted))
         self._features = np.vstack([embed(c) for c in self.compositions]) if rows else np.zeros((0, _DIM))
         self._prior = self._element_prior()
         temps = [t for t in self.temperatures if t is not None]
@@ -187,7 +193,17 @@ class LiteratureModel:
         features = temperature_features(composition, median)
         value = sum(self.temperature_weights.get(name, 0.0) * x for name, x in features.items())
         value = float(min(max(value, 200.0), 1800.0))
-        return value, f"{detail} {median:.0f} C, corrected for the composition (L1 fit on the table): {value:.0f} C"
+        if self.boosted is None or not tuple(keys):
+            return value, f"{detail} {median:.0f} C, corrected for the composition (L1 fit on the table): {value:.0f} C"
+        inputs, trees = self.boosted
+        chosen = tuple(sorted(keys))
+        offset = float(trees.predict(inputs.row(composition, chosen, median)[None, :])[0])
+        trees_c = min(max(median + offset, 200.0), 1800.0)
+        mean = (value + trees_c) / 2.0
+        return mean, (
+            f"{detail} {median:.0f} C; corrected for the composition (L1 fit on the table) {value:.0f} C, "
+            f"for the composition and these precursors (boosted trees) {trees_c:.0f} C; mean {mean:.0f} C"
+        )
 
     def neighbour_temperature(
         self, neighbours: Sequence[Neighbour], keys: Iterable[str] = ()

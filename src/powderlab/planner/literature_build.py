@@ -173,24 +173,51 @@ def build_table(reactions: Iterable[LiteratureReaction], source: str = "") -> di
     }
 
 
-def with_temperature_model(table: dict[str, Any], ridge: float = 0.1, rounds: int = 40) -> dict[str, Any]:
-    """The table plus a linear temperature correction fitted to it (training targets only):
-    least absolute deviations (iteratively reweighted, ridge-regularised) of each target's median
-    temperature on `literature.temperature_features`, the neighbours' median taken without the
-    target itself (leave-one-out)."""
+def with_temperature_model(
+    table: dict[str, Any], ridge: float = 0.1, rounds: int = 40, trees: int = 200, min_leaf: int = 20
+) -> dict[str, Any]:
+    """The table plus the temperature model fitted to it (training targets only; ADRs 0090, 0104):
+
+    - a linear correction: least absolute deviations (iteratively reweighted, ridge-regularised) of
+      each target's median temperature on `literature.temperature_features`;
+    - boosted trees (`literature_temperature`) over the target and each of its literature precursor
+      sets, fitted to the target's median temperature minus the neighbours' median for that set.
+
+    The neighbours' median and the precursors' mean temperatures of a training target are taken
+    without the target itself (leave-one-out). The planner averages the two predictions."""
     import numpy as np
 
     from powderlab.planner.literature import LiteratureModel, temperature_features
+    from powderlab.planner.literature_temperature import BoostedTrees, TemperatureFeatures, precursor_means
 
     model = LiteratureModel({key: value for key, value in table.items() if key != "temperature_model"})
+    entries = [
+        (target, keys, temperature)
+        for target, sets in zip(model.targets, model.sets, strict=True)
+        for keys, _, temperature in sets
+        if temperature is not None
+    ]
+    known = [t for t in model.temperatures if t is not None]
+    features = TemperatureFeatures(precursor_means(entries), float(np.mean(known)) if known else 1000.0)
     rows, labels = [], []
-    for target, composition, temperature in zip(model.targets, model.compositions, model.temperatures, strict=True):
+    tree_rows, tree_labels, tree_weights = [], [], []
+    for target, composition, sets, temperature in zip(
+        model.targets, model.compositions, model.sets, model.temperatures, strict=True
+    ):
         if temperature is None:
             continue
         neighbours = [n for n in model.neighbours(composition, 41) if n.target != target]
         median, _, _ = model.neighbour_temperature(neighbours)
         rows.append(temperature_features(composition, median if median is not None else model.default_temperature_c))
         labels.append(temperature)
+        own = precursor_means([(target, keys, t) for keys, _, t in sets if t is not None])
+        reported = [keys for keys, _, t in sets if t is not None] or [sets[0][0]]
+        for keys in reported:
+            set_median, _, _ = model.neighbour_temperature(neighbours, keys)
+            base = set_median if set_median is not None else model.default_temperature_c
+            tree_rows.append(features.row(composition, keys, base, own))
+            tree_labels.append(temperature - base)
+            tree_weights.append(1.0 / len(reported))  # every target counts once
     names = sorted(set().union(*rows))
     x = np.array([[row.get(name, 0.0) for name in names] for row in rows])
     y = np.array(labels)
@@ -201,9 +228,17 @@ def with_temperature_model(table: dict[str, Any], ridge: float = 0.1, rounds: in
         weights = np.linalg.solve((x * scale[:, None]).T @ x + penalty * scale.mean(), (x * scale[:, None]).T @ y)
     residual = float(np.mean(np.abs(y - x @ weights)))
     fitted = {name: round(float(w), 3) for name, w in zip(names, weights, strict=True) if abs(w) >= 5e-4}
+    boosted = BoostedTrees.fit(
+        np.array(tree_rows), np.array(tree_labels), np.array(tree_weights), trees=trees, min_leaf=min_leaf
+    )
     return {
         **table,
-        "temperature_model": {"weights": fitted, "targets": len(labels), "training_mae_c": round(residual, 1)},
+        "temperature_model": {
+            "weights": fitted,
+            "targets": len(labels),
+            "training_mae_c": round(residual, 1),
+            "boosted": {"features": features.to_dict(), **boosted.to_dict()},
+        },
     }
 
 
