@@ -85,8 +85,9 @@ def test_a_campaign_finds_a_formula_target_in_the_candidate_library(
     monkeypatch.setenv("POWDERLAB_PHASE_DIR", str(candidates.parent))
     assert candidates_for(["BaTiO3"]) is None  # packaged phases only: no candidate library needed
     assert candidates_for(["BaTiO3", "KVO3"]) == str(candidates)
-    with pytest.raises(ValidationError, match="powderlab plan screen CsInO2"):
-        candidates_for(["KVO3", "CsInO2"])
+    assert candidates_for(["CsInO2"]) is None  # in neither library: the planner's check refuses it
+    with pytest.raises(ValidationError, match="no such candidate library file"):
+        candidates_for(["BaTiO3"], explicit=candidates.parent / "missing.json")
     assert candidates_for(["BaTiO3"], explicit=candidates) == str(candidates)
 
 

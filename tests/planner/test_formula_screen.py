@@ -25,13 +25,17 @@ def test_a_formula_without_a_prototype_says_so() -> None:
     assert "no library prototype" in result.explain()
 
 
-def test_plan_screen_of_a_new_formula(capsys: pytest.CaptureFixture) -> None:
+def test_plan_screen_of_a_new_formula(capsys: pytest.CaptureFixture, tmp_path) -> None:
+    from powderlab.chemistry.candidates import read_candidates
     from powderlab.cli.main import main
 
     os.environ["OMP_NUM_THREADS"] = "1"
-    code = main(["plan", "screen", "MgMnO3", "--candidates", "1", "--competitors", "0", "--steps", "3", "--json"])
+    saved = tmp_path / "candidates.json"  # never the user's file from a test
+    args = ["plan", "screen", "MgMnO3", "--candidates", "1", "--competitors", "0", "--steps", "3", "--json"]
+    code = main([*args, "--save", str(saved)])
     data = json.loads(capsys.readouterr().out)[0]
     assert data["formula"] == "MgMnO3" and data["in_library"] is False
     assert data["kept"]["prototype"] == "MgTiO3" and data["kept"]["energy_per_atom_ev"] < -5
     assert data["screening"]["e_above_hull_mev_per_atom"] is not None
     assert code == (0 if data["passed"] else 1)
+    assert [p.phase_id for p in read_candidates(saved)] == ["candidate-MgMnO3"]  # kept for a campaign (ADR 0109)

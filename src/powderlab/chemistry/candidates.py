@@ -80,28 +80,22 @@ def library_with_candidates(path: str | Path | None) -> PhaseLibrary:
 
 
 def candidates_for(formulas: list[str], explicit: str | Path | None = None) -> str | None:
-    """The candidate library file a campaign of these targets needs, or None (all are packaged phases).
+    """The candidate library file a campaign of these targets uses, or None.
 
-    An explicit file is always used. Otherwise the user's file is used when some target is not a
-    packaged phase; a target found in neither is refused, naming the command that predicts it.
+    An explicit file is always used (a missing or unreadable one is refused). Otherwise the user's
+    file is used when it holds a target that is not a packaged phase. A target in neither is left
+    to the planner's check, which refuses it before any lab starts (a fixed-recipe target needs no
+    structure).
     """
     if explicit:
         read_candidates(explicit)  # refuse a missing or unreadable file before any lab starts
         return str(explicit)
     library = default_library()
-    new = [f for f in formulas if not library.by_formula(f) and f not in library]
-    if not new:
-        return None
+    new = {_reduced(f) for f in formulas if f not in library and not library.by_formula(f)}
     path = default_candidates_path()
-    known = {p.reduced_formula for p in read_candidates(path)} if path.is_file() else set()
-    missing = [f for f in new if _reduced(f) not in known]
-    if missing:
-        raise ValidationError(
-            "targets",
-            f"{', '.join(missing)} not in the phase library nor in the candidate library {path}; predict a "
-            f"structure first: powderlab plan screen {' '.join(missing)} (or give --candidates FILE)",
-        )
-    return str(path)
+    if not new or not path.is_file():
+        return None
+    return str(path) if new & {p.reduced_formula for p in read_candidates(path)} else None
 
 
 def _reduced(formula: str) -> str:
