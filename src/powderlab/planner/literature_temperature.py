@@ -153,9 +153,12 @@ class BoostedTrees:
             )
             for t in trees
         ]
+        self._lists: list[tuple[list, ...]] | None = None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predictions for rows of x (2-D)."""
+        if len(x) == 1:  # the planner's case: plain Python walks a tree ~20x faster than numpy calls
+            return np.array([self._predict_one([float(v) for v in x[0]])])
         out = np.full(len(x), self.base)
         rows = np.arange(len(x))
         for feature, threshold, left, right, value in self.trees:
@@ -169,6 +172,17 @@ class BoostedTrees:
                 node[inner] = np.where(go_left, left[at], right[at])
             out += self.rate * value[node]
         return out
+
+    def _predict_one(self, row: list[float]) -> float:
+        if self._lists is None:
+            self._lists = [tuple(a.tolist() for a in tree) for tree in self.trees]
+        total = 0.0
+        for feature, threshold, left, right, value in self._lists:
+            node = 0
+            while feature[node] >= 0:
+                node = left[node] if row[feature[node]] <= threshold[node] else right[node]
+            total += value[node]
+        return self.base + self.rate * total
 
     @staticmethod
     def fit(
