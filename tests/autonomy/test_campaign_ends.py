@@ -132,6 +132,7 @@ def test_campaign_json_with_a_fault_that_never_clears_exits_non_zero_with_the_re
     monkeypatch.setattr(runner, "A_LAB_MOCK_OPTIONS", options)
     database = tmp_path / "c.sqlite"
     args = ["campaign", "--lab", "local", "--seed", "3", "--database", str(database), "--report", str(tmp_path / "r")]
+    args += ["--planner", "fixed", "--analyzer", "standin"]  # the targets file's recipes, stand-in analysis
     code = main([*args, "--no-plots", "--json", "--suspend-limit-sim-s", "7200"])
     out, err = capsys.readouterr()
     assert code == 1
@@ -159,6 +160,7 @@ def test_an_interrupted_campaign_is_not_resumed_on_a_new_lab(tmp_path: Path, cap
     finally:
         again.close()
     args = ["campaign", "--lab", "local", "--database", str(database), "--campaign-id", "cut", "--json"]
+    args += ["--planner", "fixed", "--analyzer", "standin"]
     assert main([*args, "--report", str(tmp_path / "r")]) == 2
     assert "was interrupted" in capsys.readouterr().err
 

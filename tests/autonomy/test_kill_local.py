@@ -31,7 +31,7 @@ def command(directory: Path) -> list[str]:
     return [
         sys.executable, "-m", "powderlab", "campaign", "--lab", "local", "--seed", "3",
         "--database", str(directory / "campaign.sqlite"), "--report", str(directory / "report"),
-        "--no-plots", "--json",
+        "--no-plots", "--json", "--planner", "fixed", "--analyzer", "standin",
     ]  # fmt: skip
 
 

@@ -46,3 +46,22 @@ def test_furnace_filling_options_reach_the_autonomy_node_only_when_given() -> No
     assert given["in_flight_per_target"] == 2 and given["batch_wait_s"] == 3600.0
     default = campaign._limits(parse())
     assert "in_flight_per_target" not in default and "batch_wait_s" not in default
+
+
+def test_campaigns_default_to_the_real_planner_and_analysis_and_the_stand_ins_are_explicit() -> None:
+    """Issue 16 item 6: literature start then active learning, the real XRD analysis; the fixed list
+    and the stand-in analyzer only when asked for (tests)."""
+    from powderlab.autonomy.analysis import DEFAULT_ANALYZER, DEFAULT_PLANNER, make_analyzer, make_planner
+    from powderlab.cli.main import build_parser
+    from powderlab.cli.up import autonomy_parameters
+
+    args = parse()
+    assert (args.planner, args.analyzer) == ("literature", "chemistry")
+    assert (DEFAULT_PLANNER, DEFAULT_ANALYZER) == ("literature", "chemistry")  # the autonomy node's too
+    assert make_planner(args.planner).name == make_planner("literature").name != make_planner("fixed").name
+    assert make_analyzer(args.analyzer).name == "chemistry-whole-pattern-fit"
+    chosen = parse("--planner", "fixed", "--analyzer", "standin")
+    assert (chosen.planner, chosen.analyzer) == ("fixed", "standin")
+    up = build_parser().parse_args(["up", "--autonomy", "--planner", "fixed", "--analyzer", "standin"])
+    assert autonomy_parameters(up) == {"planner": "fixed", "analyzer": "standin"}
+    assert autonomy_parameters(build_parser().parse_args(["up", "--autonomy"])) is True  # the node's defaults

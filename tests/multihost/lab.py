@@ -140,6 +140,7 @@ class MultiHostLab:
             command = [
                 sys.executable, "-m", "powderlab", "up", "--backend", "mock", "--site", str(self.site),
                 "--host", host, "--time-factor", str(TIME_FACTOR), "--no-dashboard", "--autonomy",
+                "--planner", "fixed", "--analyzer", "standin",
                 "--run-dir", str(self.run_dir(host)), "--startup-timeout", str(timeout_s),
             ]  # fmt: skip
             log = open(self.folder / f"up-{host}.log", "wb")  # noqa: SIM115 - the child keeps its copy

@@ -53,7 +53,7 @@ targets:
 # On the twin: both targets at once (two samples in flight, both arms busy), the AI planner and
 # the real XRD analysis of the twin's patterns.
 CAMPAIGNS = {
-    "mock": (QUICK_TARGETS, ["BaTiO3", "ZnFe2O4"], {}, "{}"),
+    "mock": (QUICK_TARGETS, ["BaTiO3", "ZnFe2O4"], {"planner": "fixed", "analyzer": "standin"}, "{}"),
     "sim": (
         QUICK_TARGETS,
         ["BaTiO3", "ZnFe2O4"],
@@ -82,7 +82,8 @@ def test_campaign_through_the_autonomy_node(tmp_path: Path, backend: str) -> Non
         with pytest.raises(ValidationError, match="target 2: 'Xx9Q' is not a chemical formula: unknown elements"):
             autonomy.submit_yaml("targets: [BaTiO3, Xx9Q]")
         # a target the node's planner cannot make: fixed needs recipes, arrows a library phase
-        unplannable, why = ("BaTiO3", "the fixed planner only tries") if not choices else ("NaCl2", "no precursor set")
+        fixed = choices["planner"] == "fixed"
+        unplannable, why = ("BaTiO3", "the fixed planner only tries") if fixed else ("NaCl2", "no precursor set")
         with pytest.raises(ValidationError, match=f"target 1: '{unplannable}': {why}"):
             autonomy.submit_yaml(f"targets: [{unplannable}]")
         assert autonomy.submit_yaml(targets) == names
@@ -134,7 +135,7 @@ def autonomy_command(database: Path, campaign: str) -> list[str]:
     return [
         sys.executable, "-m", "powderlab.nodes.autonomy_node", "--ros-args", "-r", "__node:=autonomy",
         "-p", f"database:={database}", "-p", f"campaign_id:={campaign}", "-p", "use_sim_time:=true",
-        "-p", f"targets_file:={TARGETS}", "-p", "seed:=3",
+        "-p", f"targets_file:={TARGETS}", "-p", "seed:=3", "-p", "planner:=fixed", "-p", "analyzer:=standin",
     ]  # fmt: skip
 
 

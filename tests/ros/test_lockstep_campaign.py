@@ -62,7 +62,7 @@ def run_campaign(folder: Path, domain: int, busy_loops: int) -> dict:
     command = [
         sys.executable, "-m", "powderlab.cli.main", "campaign", "--targets", str(targets), "--backend", "sim",
         "--lab", "ros", "--seed", "3", "--time-factor", "2000", "--report", str(folder / "report"), "--no-plots",
-        "--json",
+        "--json", "--planner", "fixed", "--analyzer", "standin",
     ]  # fmt: skip
     loops = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(busy_loops)]
     try:

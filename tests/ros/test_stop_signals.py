@@ -201,7 +201,8 @@ def test_campaign_on_the_ros_lab_stopped_with_sigterm(command, tmp_path):
     targets = data_path("sim", "campaigns", "small.yaml")
     campaign = command(
         "campaign", "--targets", str(targets), "--lab", "ros", "--backend", "sim", "--seed", "7",
-        "--time-factor", "2000", "--no-plots", "--report", str(tmp_path / "report"),
+        "--time-factor", "2000", "--no-plots", "--report", str(tmp_path / "report"), "--planner", "fixed",
+        "--analyzer", "standin",
     )  # fmt: skip
     campaign.wait_for(r"\] targets \d+ made", timeout_s=240.0)
     assert len(marked_processes(campaign.mark)) == 9  # command, twin, 5 stations, lab manager, autonomy

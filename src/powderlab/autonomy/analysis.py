@@ -105,8 +105,14 @@ def _formula_of(library: Any, name: str) -> str:
     return library.get(name).formula if name in library else name
 
 
+# What a campaign uses unless told otherwise (`powderlab campaign`, the autonomy node, `powderlab up
+# --autonomy`): the real planner and the real analysis; 'fixed' and 'standin' are for tests (issue 16).
+DEFAULT_PLANNER = "literature"
+DEFAULT_ANALYZER = "chemistry"
+
+
 def make_analyzer(name: str, seed: int = 0, library: Any = None) -> Any:
-    """An analyzer by name: 'standin' (default until chemistry is merged) or 'chemistry'."""
+    """An analyzer by name: 'chemistry' (the real XRD analysis, the default) or 'standin' (tests)."""
     from powderlab.autonomy.standins import StandInAnalyzer
 
     if name == "standin":
@@ -117,9 +123,9 @@ def make_analyzer(name: str, seed: int = 0, library: Any = None) -> Any:
 
 
 def make_planner(name: str, seed: int = 0, library: Any = None, site: Any = None) -> Any:
-    """A planner by name: 'fixed' (recipes from the targets file, the default), 'arrows' (the AI
+    """A planner by name: 'fixed' (recipes from the targets file, for tests), 'arrows' (the AI
     planner: driving-force ranking + active learning, powderlab.planner), or its baselines
-    'ranking' (no learning) and 'random'; 'literature' (literature recipes first, then arrows)."""
+    'ranking' (no learning) and 'random'; 'literature' (literature recipes first, then arrows: the default)."""
     from powderlab.autonomy.standins import FixedListPlanner
 
     if name == "fixed":

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from powderlab.autonomy.analysis import DEFAULT_ANALYZER, DEFAULT_PLANNER
 from powderlab.core.resources import data_path
 
 DEFAULT_TARGETS = ("sim", "campaigns", "default.yaml")
@@ -44,8 +45,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lab", choices=("ros", "local"), default="ros", help="ROS processes or in-process")
     parser.add_argument("--seed", type=int, default=0, help="seed of the stand-in analyzer (and the twin)")
     parser.add_argument("--site", default="default", help="site profile name or path")
-    parser.add_argument("--planner", default="fixed", help="planner (fixed: the recipes of the targets file)")
-    parser.add_argument("--analyzer", default="standin", help="analyzer: standin (mock patterns) or chemistry")
+    parser.add_argument(
+        "--planner",
+        default=DEFAULT_PLANNER,
+        help="planner: literature (the default: literature recipes first, then active learning), arrows, ranking, "
+        "random, or fixed (the recipes of the targets file, for tests)",
+    )
+    parser.add_argument(
+        "--analyzer",
+        default=DEFAULT_ANALYZER,
+        help="analyzer: chemistry (the default: the real XRD analysis) or standin (mock patterns' stand-in, for tests)",
+    )
     parser.add_argument(
         "--candidates",
         default=None,

@@ -1,10 +1,11 @@
 """`powderlab sim`: the main job: the whole lab on an embedded default, end to end.
 
 Default (--backend sim): a campaign on the PyBullet digital twin (kinematic mode) through the
-autonomy node, every node its own process on the twin's accelerated /clock: the AI planner
-(arrows) and the real XRD analysis (chemistry) on the targets of sim/campaigns/twin.yaml, to the
-end, then the campaign report (HTML + JSON). --backend mock: one sample of the default recipe
-through every station on the mock devices (the former `make sim`).
+autonomy node, every node its own process on the twin's accelerated /clock: the real planner
+(literature recipes first, then active learning; ADR 0090) and the real XRD analysis (chemistry)
+on the targets of sim/campaigns/twin.yaml, to the end, then the campaign report (HTML + JSON).
+--backend mock: one sample of the default recipe through every station on the mock devices (the
+former `make sim`).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _campaign(args: argparse.Namespace) -> int:
         lab="ros",
         seed=0,
         site="default",
-        planner="arrows",
+        planner="literature",
         analyzer="chemistry",
         database=None,
         campaign_id=None,

@@ -30,6 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--autonomy", action="store_true", help="also start the autonomy node (campaigns)")
     parser.add_argument("--database", default=None, help="with --autonomy: campaign records (file or URL)")
     parser.add_argument(
+        "--planner",
+        default=None,
+        help="with --autonomy: its planner (default: the node's, literature; fixed: the targets' recipes, for tests)",
+    )
+    parser.add_argument(
+        "--analyzer", default=None, help="with --autonomy: its XRD analyzer (default: the node's, chemistry; standin)"
+    )
+    parser.add_argument(
         "--dashboard-port",
         type=int,
         default=8080,
@@ -49,11 +57,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def autonomy_parameters(args: argparse.Namespace) -> dict[str, str] | bool | None:
+    """With --autonomy: the autonomy node's parameters given on the command line (True: none)."""
+    if not args.autonomy:
+        return None
+    chosen = {"database": args.database, "planner": args.planner, "analyzer": args.analyzer}
+    return {k: v for k, v in chosen.items() if v} or True
+
+
 def run(args: argparse.Namespace) -> int:
     from powderlab.bringup.session import LabSession
     from powderlab.cli.stopping import stop_on_signals
 
-    autonomy = ({"database": args.database} if args.database else True) if args.autonomy else None
+    autonomy = autonomy_parameters(args)
     run_dir = Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="powderlab-run-"))
     url_file = run_dir / "dashboard.url"
     dashboard = None

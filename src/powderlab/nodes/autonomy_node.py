@@ -26,7 +26,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from std_srvs.srv import SetBool
 
-from powderlab.autonomy.analysis import make_analyzer, make_planner
+from powderlab.autonomy.analysis import DEFAULT_ANALYZER, DEFAULT_PLANNER, make_analyzer, make_planner
 from powderlab.autonomy.cell import CellModel
 from powderlab.autonomy.engine import CampaignConfig, CampaignEngine
 from powderlab.autonomy.model import AnalysisResult, Progress
@@ -52,8 +52,12 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "params_file": ("", "the stations' params file, for duration estimates (default: launch/powderlab.yaml)"),
     "database": ("~/.ros/powderlab/autonomy.sqlite", "campaign records: a SQLite file or a postgresql:// URL"),
     "campaign_id": ("campaign", "the campaign this node runs (resumed if the database has it)"),
-    "planner": ("fixed", "planner: fixed (recipes given with the targets)"),
-    "analyzer": ("standin", "XRD analyzer: standin (mock patterns) or chemistry"),
+    "planner": (
+        DEFAULT_PLANNER,
+        "planner: literature (literature recipes first, then active learning), arrows, ranking, random, or fixed "
+        "(recipes given with the targets, for tests)",
+    ),
+    "analyzer": (DEFAULT_ANALYZER, "XRD analyzer: chemistry (the real analysis) or standin (mock patterns, for tests)"),
     "seed": (0, "seed of the stand-in analyzer"),
     "candidates": (
         "",
