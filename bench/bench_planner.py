@@ -3,7 +3,11 @@
 Each experiment: the planner's recipe -> `SynthesisModel(seed).react` (what really forms) ->
 `simulate_pattern` (the diffractometer) -> `analyze_pattern` (phases and weight fractions) ->
 the planner sees only that analysis. No robots. Targets: library targets that pass the planner's
-screening (hull, air, dosable), a seeded sample across chemical systems.
+screening (hull, air, dosable) and for which the inventory offers at least `--min-sets` balanced
+precursor sets (so the choice of precursors matters; issue 16), a seeded sample across chemical
+systems. Inventory (`--inventory broad`, the default): the site's dosing heads plus the phase
+library's one-cation powders (Li2O, BaO, MnO, Mn2O3, Mn3O4, CoO, Fe3O4, carbonates, nitrates,
+hydroxides, ...); `--inventory site`: the dosing heads only (every target then has one or two sets).
 
 Run: python -m bench.bench_planner [--count N] [--budget B] [--seed S] (OMP_NUM_THREADS=1 is set here).
 Writes the section "planner" of docs/benchmarks.md.
@@ -32,6 +36,8 @@ from powderlab.chemistry.xrd.analyze import analyze_pattern
 from powderlab.chemistry.xrd.simulate import simulate_pattern
 from powderlab.core.recipes import Recipe
 from powderlab.planner import ArrowsPlanner, RandomPlanner, RankingPlanner, Screener
+from powderlab.planner.inventory import Inventory
+from powderlab.planner.literature_start import LiteratureStartPlanner
 
 A_LAB_SUCCESS = 0.71
 
@@ -111,12 +117,30 @@ def closed_loop(planner, lab: Lab, formula: str, budget: int) -> TargetRun:
     return run
 
 
-def pick_targets(count: int, seed: int) -> tuple[list[str], list[str]]:
-    """Screened library targets, a seeded sample spread over chemical systems; and the rejected ones."""
+def bench_inventory(kind: str) -> Inventory:
+    """'site': the dosing heads of hardware/default.yaml; 'broad': those plus every one-cation
+    powder of the phase library (oxides of other valences, carbonates, nitrates, hydroxides)."""
+    site = Inventory.from_site("default")
+    if kind == "site":
+        return site
+    extra = [
+        p.formula for p in default_library().with_role("intermediate") if len(p.elements - {"O", "C", "H", "N"}) == 1
+    ]
+    return site.with_extra(extra)
+
+
+def pick_targets(
+    count: int, seed: int, inventory: Inventory | None = None, min_sets: int = 1
+) -> tuple[list[str], list[str]]:
+    """Screened library targets with at least `min_sets` precursor sets in the inventory, a seeded
+    sample spread over chemical systems; and the rejected ones (screening)."""
     screener = Screener()
+    sets = ArrowsPlanner(inventory=inventory)
     passed, rejected = [], []
     for phase in default_library().with_role("target"):
         result = screener.screen(phase.phase_id)
+        if result.passed and len(sets.sets(phase.phase_id)) < min_sets:
+            continue
         (passed if result.passed else rejected).append(phase.phase_id)
     rng = np.random.default_rng(seed)
     chosen = sorted(rng.permutation(sorted(passed))[:count].tolist()) if 0 < count < len(passed) else sorted(passed)
@@ -136,11 +160,14 @@ def summary(runs: list[TargetRun]) -> dict[str, float]:
     }
 
 
-def planners_for(seed: int, only: str = "") -> dict[str, Callable[[], object]]:
+def planners_for(seed: int, only: str = "", inventory: Inventory | None = None) -> dict[str, Callable[[], object]]:
     planners: dict[str, Callable[[], object]] = {
-        "random precursors + temperature": lambda: RandomPlanner(seed),
-        "driving-force ranking, no learning": RankingPlanner,
-        "ARROWS-like active learning (ours)": ArrowsPlanner,
+        "random precursors + temperature": lambda: RandomPlanner(seed, inventory=inventory),
+        "driving-force ranking, no learning": lambda: RankingPlanner(inventory=inventory),
+        "ARROWS-like active learning (ours)": lambda: ArrowsPlanner(inventory=inventory),
+        "literature recipes first, then active learning (campaign default)": lambda: LiteratureStartPlanner(
+            inventory=inventory
+        ),
     }
     if only:
         keep = {int(x) for x in only.split(",")}
@@ -148,11 +175,13 @@ def planners_for(seed: int, only: str = "") -> dict[str, Callable[[], object]]:
     return planners
 
 
-def run_world(seed: int, targets: list[str], budget: int, only: str = "") -> tuple[dict[str, list[TargetRun]], Lab]:
+def run_world(
+    seed: int, targets: list[str], budget: int, only: str = "", inventory: Inventory | None = None
+) -> tuple[dict[str, list[TargetRun]], Lab]:
     """Every planner (a fresh one) on every target in the world of one seed."""
     lab = Lab(seed)
     results: dict[str, list[TargetRun]] = {}
-    for label, factory in planners_for(seed, only).items():
+    for label, factory in planners_for(seed, only, inventory).items():
         planner = factory()
         results[label] = [closed_loop(planner, lab, t, budget) for t in targets]
         s = summary(results[label])
@@ -168,17 +197,20 @@ def main() -> None:
     parser.add_argument("--other-seeds", default="1,2", help="more hidden worlds for a robustness table ('' none)")
     parser.add_argument("--no-write", action="store_true", help="print only, do not write docs/benchmarks.md")
     parser.add_argument(
-        "--only", default="", help="comma-separated planner numbers to run (1 random, 2 ranking, 3 ours)"
+        "--only", default="", help="comma-separated planner numbers (1 random, 2 ranking, 3 ours, 4 literature + ours)"
     )
+    parser.add_argument("--inventory", choices=("broad", "site"), default="broad", help="powders the planners may use")
+    parser.add_argument("--min-sets", type=int, default=3, help="targets with at least this many precursor sets")
     args = parser.parse_args()
     if args.only:
         args.no_write = True
     start = time.perf_counter()
-    targets, rejected = pick_targets(args.count, args.seed)
-    results, lab = run_world(args.seed, targets, args.budget, args.only)
+    inventory = bench_inventory(args.inventory)
+    targets, rejected = pick_targets(args.count, args.seed, inventory, args.min_sets)
+    results, lab = run_world(args.seed, targets, args.budget, args.only, inventory)
     others = []
     for seed in [int(x) for x in args.other_seeds.split(",") if x.strip()]:
-        world, _ = run_world(seed, targets, args.budget, args.only)
+        world, _ = run_world(seed, targets, args.budget, args.only, inventory)
         for label, runs in world.items():
             s = summary(runs)
             others.append(
@@ -220,9 +252,16 @@ def main() -> None:
             "crystalline fractions and amorphous share and analysed by whole-pattern fitting (ADR 0043): "
             "the planners see only the analysis. "
             f"Targets: {len(targets)} of the library targets that pass the planner's screening (hull <= 25 meV/atom, "
-            f"air, dosable; {len(rejected)} rejected: {', '.join(rejected)}), "
-            f"budget {args.budget} experiments per target, inventory = the dosing heads of hardware/default.yaml. "
-            "Success: target weight fraction >= 50 % (A-Lab criterion). "
+            f"air, dosable; {len(rejected)} rejected: {', '.join(rejected)}) and have at least {args.min_sets} "
+            f"balanced precursor sets in the inventory (all multi-cation; the choice of precursors matters), "
+            f"budget {args.budget} experiments per target, inventory: "
+            + (
+                "the dosing heads of hardware/default.yaml plus the phase library's one-cation powders "
+                f"({len(inventory.powders)} powders). "
+                if args.inventory == "broad"
+                else "the dosing heads of hardware/default.yaml. "
+            )
+            + "Success: target weight fraction >= 50 % (A-Lab criterion). "
             "'experiments per success' = all experiments / targets made (A-Lab style); "
             "'experiments to a success' = mean experiments of the made targets.",
             "",
