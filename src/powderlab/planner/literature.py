@@ -8,7 +8,9 @@ periodic-table group and row so that Sr stands near Ba and Nb near Ta); its near
 targets vote for the precursor each of them used for each element, the inventory decides which
 of those powders exist, and a beam search assembles whole precursor sets from the votes (an
 element no neighbour covers falls back to the powder the whole table used most for it). The
-temperature is the similarity-weighted median of the neighbours' reported temperatures.
+temperature starts from the similarity-weighted median of the neighbours' reported temperatures,
+corrected for the composition (a linear L1 fit) and, averaged with it, for the composition and the
+chosen precursors (boosted trees, `literature_temperature.py`, ADR 0104).
 
 The table (`data/literature.json.gz`) is built by `tools/build_literature_table.py` from
 Kononova et al., Scientific Data 6, 203 (2019), training split only (ADR 0090).
