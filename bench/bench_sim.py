@@ -73,9 +73,7 @@ def main() -> None:
         "arrows planner, chemistry analysis, time factor 2000) as a user runs it, on the machine as it is and "
         "with two `yes > /dev/null` loops on its two cores. Lab time (the campaign's simulated duration) must be "
         "the same in both (lockstep sim time, ADR 0082); only the wall time may grow.\n\n"
-        + markdown_table(
-            ["machine", "load average at start", "exit", "wall time", "targets made", "lab time s"], rows
-        )
+        + markdown_table(["machine", "load average at start", "exit", "wall time", "targets made", "lab time s"], rows)
     )
     write_section("sim", "Main job (`powderlab sim`): idle and under two busy loops", body)
 

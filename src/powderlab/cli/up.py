@@ -51,9 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="start only this computer's share of a site with several hosts (the site profile's hosts:), "
         "discovering the others as its network: says (default: every node here, on loopback)",
     )
-    parser.add_argument(
-        "--no-respawn", action="store_true", help="do not restart a station that dies"
-    )
+    parser.add_argument("--no-respawn", action="store_true", help="do not restart a station that dies")
     parser.set_defaults(handler=run)
 
 

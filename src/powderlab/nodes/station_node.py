@@ -482,9 +482,7 @@ class StationNode(LifecycleNode):
         station = self.station
         if self.positions_pub is None or not isinstance(station, TransferStation):
             return
-        table = msg.PositionTable(
-            stamp=stamp(self._now()), positions=[position_to_msg(p) for p in station.positions()]
-        )
+        table = msg.PositionTable(stamp=stamp(self._now()), positions=[position_to_msg(p) for p in station.positions()])
         self.positions_pub.publish(table)
 
     def _on_get_positions(
