@@ -9,11 +9,14 @@ from types import SimpleNamespace
 from powderlab.autonomy import store as tables
 from powderlab.autonomy.config import CampaignConfig
 from powderlab.autonomy.engine import CampaignEngine
-from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationInfo
+from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, MillInfo, StationInfo, mill_info
+from powderlab.autonomy.routing import Router
 from powderlab.autonomy.state import FILLING, HEATED, HEATING, OpRecord
 from powderlab.autonomy.store import Store
-from powderlab.core.samples import SampleStatus
+from powderlab.core.samples import SampleRef, SampleStatus
 from powderlab.stations.base import StationMode
+from powderlab.stations.milling import MillRequest
+from powderlab.stations.operations import operation
 from tests.autonomy.scheduler_states import CID, FakePort, RecordingPlanner, World, small_cell, world
 from tests.autonomy.test_recovery import recovery
 
@@ -24,9 +27,11 @@ def lost_with_restart(op: OpRecord) -> Completion:
     return Completion(op.id, 0, "", known=False, unknown_goal=True, station_restarted=True)
 
 
-def station_port(w: World, running: bool = False, **alive: bool) -> FakePort:
-    """A FakePort whose lab reports every station idle (alive unless said), furnace_1 running or not."""
+def station_port(w: World, running: bool = False, mill: MillInfo | None = None, **alive: bool) -> FakePort:
+    """A FakePort whose lab reports every station idle (alive unless said), furnace_1 running or not, and
+    the milling station's mill (`mill`: its last run; None: a mill that cannot tell)."""
     port = FakePort(w.clock, dict(w.state.occupied))
+    mills = [mill or MillInfo("mill_1", False)]
     furnace = FurnaceInfo("furnace_1", False, running, 900.0 if running else 60.0)
     port.lab_state = lambda: LabState(  # type: ignore[method-assign]
         stations={
@@ -36,6 +41,7 @@ def station_port(w: World, running: bool = False, **alive: bool) -> FakePort:
                 int(StationMode.IDLE),
                 alive=alive.get(name, True),
                 furnaces=[furnace] if name == "furnaces" else [],
+                mills=mills if name == "milling" else [],
             )
             for name in STATIONS
         }
@@ -112,6 +118,84 @@ def test_a_heat_followed_on_its_controller_is_followed_again_after_the_engine_re
     assert fresh.state.heat_watch == {batch.id: lost}  # not left heating forever with nothing to end it
     part.watch_heats(station_port(fresh, running=False).lab_state())
     assert fresh.state.batches[batch.id].state == HEATED
+
+
+def lost_mill(w: World) -> tuple:
+    """A dosed sample at the clamp whose 600 s mill goal (sent at t=1000) was lost with its restarted station."""
+    w.clock.t = 1000.0
+    sample = w.sample(w.experiment(w.target()), "milling/clamp", SampleStatus.DOSED)
+    op = w.op("mill", sample)
+    op.station, op.resources = "milling", ("station:milling", "pos:milling/clamp")
+    op.goal = operation("mill").request_to_data(MillRequest(SampleRef(sample.id, sample.labware_id), 600.0, 25.0))
+    part, port = recovery(w, dict(w.state.occupied))
+    return sample, op, part, port
+
+
+def test_a_mill_lost_with_its_restarted_station_follows_the_run_still_going_on_the_mill():
+    w = world()
+    sample, op, part, port = lost_mill(w)
+    w.clock.t = 1300.0
+    port.lab_state = station_port(w, mill=MillInfo("mill_1", True, 1005.0, 295.0, 600.0)).lab_state
+    part.lost(op, lost_with_restart(op))
+    # not milled again: the sample waits for its run and holds the mill meanwhile
+    assert w.state.mill_watch == {sample.id: op} and sample.status is SampleStatus.DOSED and not sample.closed
+    del w.state.ops[op.id]  # the engine has let go of the lost goal
+    launched: list[OpRecord] = []
+    Router(w.state, w.config).dispatch(launched.append)
+    assert launched == [] and "station:milling" in w.state.busy()  # no second mill while the run goes on
+    part.watch_mills(port.lab_state())  # still running
+    assert sample.status is SampleStatus.DOSED and w.state.mill_watch
+    w.clock.t = 1700.0
+    part.watch_mills(station_port(w, mill=MillInfo("mill_1", False, 1005.0, 600.0, 600.0)).lab_state())
+    assert sample.status is SampleStatus.MILLED and op.state == "succeeded" and not w.state.mill_watch
+
+
+def test_a_mill_lost_with_its_restarted_station_whose_run_ended_is_milled_not_milled_again():
+    w = world()
+    sample, op, part, port = lost_mill(w)
+    w.clock.t = 1700.0
+    port.lab_state = station_port(w, mill=MillInfo("mill_1", False, 1005.0, 600.0, 600.0)).lab_state
+    part.lost(op, lost_with_restart(op))
+    assert sample.status is SampleStatus.MILLED and op.state == "succeeded" and not w.state.mill_watch
+
+
+def test_a_mill_lost_with_its_restarted_station_fails_its_sample_when_the_mill_cannot_tell():
+    # the mock backend's mill died with the station (no run), an earlier sample's run, a run cut short
+    for mill in (None, MillInfo("mill_1", False, 400.0, 600.0, 600.0), MillInfo("mill_1", False, 1005.0, 80.0, 80.0)):
+        w = world()
+        sample, op, part, port = lost_mill(w)
+        w.clock.t = 1700.0
+        port.lab_state = station_port(w, mill=mill).lab_state
+        part.lost(op, lost_with_restart(op))
+        assert sample.status is SampleStatus.FAILED and "mill outcome lost" in sample.failure, mill
+        assert not w.state.mill_watch and op.state == "lost"
+
+
+def test_a_mill_followed_on_the_mill_is_followed_again_after_the_engine_restarts():
+    w = world()
+    sample, op, _, _ = lost_mill(w)
+    op.state = "lost"
+    records = {
+        "targets": list(w.state.targets.values()),
+        "experiments": list(w.state.experiments.values()),
+        "samples": [sample],
+        "batches": [],
+        "operations": [op],
+    }
+    fresh = world()
+    part, _ = recovery(fresh, {})
+    assert part.reload(records) == []
+    assert fresh.state.mill_watch == {sample.id: op}  # not milled a second time after the reload
+    fresh.clock.t = 1700.0
+    part.watch_mills(station_port(fresh, mill=MillInfo("mill_1", False, 1005.0, 600.0, 600.0)).lab_state())
+    assert fresh.state.samples[sample.id].status is SampleStatus.MILLED
+
+
+def test_a_mill_run_is_read_from_the_device_status_as_ros_carries_it():
+    run = mill_info("mill_1", "running", {"elapsed_s": "12.5", "duration_s": "600.0", "started_s": "1005.0"})
+    assert run == MillInfo("mill_1", True, 1005.0, 12.5, 600.0)
+    assert mill_info("mill_1", "idle", {"elapsed_s": 0.0}).started_s is None  # a mill that keeps no run
+    assert mill_info("mill_1", "idle", {"started_s": "-1.0"}).started_s is None  # the twin's mill before any run
 
 
 # ---------------------------------------------------------------- an unavailable station holds only its work

@@ -154,6 +154,9 @@ class CampaignState:
         # Batches whose heat goal was lost with its restarted station while the furnace's controller
         # still ran the program: batch id -> the lost heat operation; heated when the program ends.
         self.heat_watch: dict[str, OpRecord] = {}
+        # Samples whose mill goal was lost with its restarted station while the mill still ran that run:
+        # sample id -> the lost mill operation; milled when the run ends (it holds the mill until then).
+        self.mill_watch: dict[str, OpRecord] = {}
         self.ask: set[str] = set()  # targets the planner is asked about at the next loop
         self.seq = {"sample": 0, "batch": 0, "target": 0}
         self.opened = False
@@ -253,7 +256,7 @@ class CampaignState:
     def busy(self) -> set[str]:
         """Resources held by the operations in flight (arm:, pos:, station:, furnace:)."""
         busy: set[str] = set()
-        for op in self.ops.values():
+        for op in [*self.ops.values(), *self.mill_watch.values()]:
             busy.update(op.resources)
         return busy
 

@@ -401,6 +401,7 @@ class CampaignEngine:
             self._lab_was_up = True
         self._set_unavailable(unavailable)
         self.recovery.watch_heats(state)
+        self.recovery.watch_mills(state)
         held = {op.goal.get("labware_id") for op in self.ops.values()}
         if any(in_gripper(p) and labware not in held for p, labware in self.occupied.items()):
             # our copy of the table may be from the middle of a transfer (or a technician has confirmed the
@@ -490,7 +491,8 @@ class CampaignEngine:
         """Running, nothing in flight, nothing started for STALL_AFTER_S of lab time: a person must act."""
         campaign = self.campaign
         now = self.port.now()
-        followed = bool(self.ops or self.campaign.heat_watch)  # a program running on after its station restarted
+        # a program or mill run going on after its station restarted is followed, not a stall
+        followed = bool(self.ops or self.campaign.heat_watch or self.campaign.mill_watch)
         if followed or self.state != "running" or self.finished or not self.targets:  # no targets: nothing to do
             if campaign.idle_since is not None and not campaign.suspended:
                 campaign.unattended_since, campaign.suspend_hint = None, ""

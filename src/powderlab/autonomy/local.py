@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationInfo
+from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationInfo, mill_info
 from powderlab.autonomy.state import OpRecord
 from powderlab.core.errors import ErrorCode
 from powderlab.core.positions import PositionSnapshot
@@ -182,7 +182,10 @@ class LocalLabPort:
                     furnaces.append(
                         FurnaceInfo(reading.name, door_fault, reading.program_running, reading.temperature_c)
                     )
-            stations[name] = StationInfo(name, station.kind, int(status.mode), status.message, "active", furnaces)
+            mills = [mill_info(d.name, d.state, d.values) for d in status.devices if d.kind == "mill" and d.connected]
+            stations[name] = StationInfo(
+                name, station.kind, int(status.mode), status.message, "active", furnaces, mills=mills
+            )
             if station.estopped:
                 estop = True
                 reasons.append(status.message)

@@ -45,6 +45,40 @@ class FurnaceInfo:
 
 
 @dataclass
+class MillInfo:
+    """A mill's last run as its device reports it (the controller keeps it across a station restart).
+
+    started_s is on the lab's clock; None when the device does not tell (a backend whose state died with
+    the station's process, or a controller that keeps no run): a lost mill goal is then not reconciled.
+    """
+
+    name: str
+    running: bool
+    started_s: float | None = None
+    elapsed_s: float = 0.0
+    duration_s: float = 0.0
+
+
+def mill_info(name: str, state: str, values: dict[str, Any]) -> MillInfo:
+    """A MillInfo from a mill's device status (state word and values, as numbers or as strings over ROS)."""
+
+    def number(key: str) -> float | None:
+        try:
+            return float(values[key])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    started = number("started_s")
+    return MillInfo(
+        name,
+        state == "running",
+        started if started is not None and started >= 0 else None,
+        number("elapsed_s") or 0.0,
+        number("duration_s") or 0.0,
+    )
+
+
+@dataclass
 class StationInfo:
     """One station as it reports itself."""
 
@@ -57,6 +91,7 @@ class StationInfo:
     # The lab manager's heartbeat (lab/health): False while the station does not answer (a pulled
     # cable, a dead process). Its last status (mode, lifecycle) is then stale.
     alive: bool = True
+    mills: list[MillInfo] = field(default_factory=list)
 
 
 @dataclass

@@ -6,8 +6,9 @@ not know after a restart is lost: what became of it is read from the position ta
 or the step is done again when it provably never ran (a dose), or the sample fails (a dose whose
 outcome is unknown). A goal lost because its station's process restarted mid-operation may have
 run part-way: it is never taken as "never ran"; a heat whose furnace controller still runs the
-program is followed until the program ends (not heated again), a dose fails its sample (its crucible
-is never dosed again) and the experiment gets a fresh crucible (ADR 0102). Operations running far
+program is followed until the program ends (not heated again), a mill is read from the mill's last run
+(ended: milled; running: followed; unknown: the sample fails, never milled twice), a dose fails its
+sample (its crucible is never dosed again) and the experiment gets a fresh crucible (ADR 0102). Operations running far
 beyond their estimate are reported once.
 """
 
@@ -19,12 +20,13 @@ from powderlab.autonomy.campaign_state import CampaignState
 from powderlab.autonomy.config import CampaignConfig
 from powderlab.autonomy.model import TERMINAL_TARGET
 from powderlab.autonomy.outcomes import Outcomes
-from powderlab.autonomy.port import Completion, FurnaceInfo, LabPort, LabState
+from powderlab.autonomy.port import Completion, FurnaceInfo, LabPort, LabState, MillInfo
 from powderlab.autonomy.state import FILLING, HEATING, OpRecord
 from powderlab.core.samples import SampleStatus
 from powderlab.stations.base import StationMode
 
 PROGRAM_ENDED = "program ended on its controller while the station restarted"
+RUN_ENDED = "the mill's run ended on its device while the station restarted"
 
 
 class Recovery:
@@ -58,6 +60,15 @@ class Recovery:
             lost_heat = op.action == "heat" and op.state == "lost" and op.batch_id not in heating
             if lost_heat and batch is not None and batch.state == HEATING:
                 state.heat_watch[batch.id] = op
+        # Likewise a sample whose mill goal (its last one) was lost and that is still dosed: its run was
+        # followed on the mill; follow it again (watch_mills fails it if the mill shows no run of it).
+        in_flight = {op.sample_id for op in pending}
+        last_mill = {op.sample_id: op for op in records["operations"] if op.action == "mill"}
+        for sample_id, op in last_mill.items():
+            sample = state.samples.get(sample_id)
+            dosed = sample is not None and not sample.closed and sample.status is SampleStatus.DOSED
+            if op.state == "lost" and sample_id not in in_flight and dosed:
+                state.mill_watch[sample_id] = op
         return pending
 
     def adopt(self, pending_ops: list[OpRecord]) -> None:
@@ -157,6 +168,8 @@ class Recovery:
             self.outcomes.fail_sample(sample, "dose outcome lost in a restart", redo=True)
         elif op.action == "heat" and restarted and self._heat_goes_on(op, message):
             pass
+        elif op.action == "mill" and sample is not None and restarted:
+            self._mill_lost(op, message)
         elif op.action == "heat":
             batch = state.batches[op.batch_id]
             batch.state = FILLING
@@ -200,6 +213,80 @@ class Recovery:
             self.outcomes.record(op, Completion(op.id, 0, PROGRAM_ENDED))
             return True
         return False
+
+    def _mill_run(self, lab: LabState, op: OpRecord) -> MillInfo | None:
+        """The station's mill whose last run began after op was recorded (so it is op's run), or None."""
+        info = lab.stations.get(op.station)
+        since = op.intended_s if op.intended_s is not None else op.started_s
+        if info is None or not info.alive or info.mode == StationMode.INACTIVE or since is None:
+            return None  # not reporting now, or nothing to tell op's run from an earlier one
+        return next((m for m in info.mills if m.started_s is not None and m.started_s >= since), None)
+
+    def _mill_lost(self, op: OpRecord, message: str) -> None:
+        """A mill goal lost with its restarted station: the mill's last run is the truth (never milled twice).
+
+        Its run still going: the sample waits for it (watch_mills). Ended after its whole duration: milled.
+        Otherwise (cut short, or the device cannot tell: its state died with the station's process) the
+        sample fails like a lost dose, and its experiment gets a fresh crucible.
+        """
+        state = self.state
+        sample = state.samples[op.sample_id]
+        run = self._mill_run(self.port.lab_state(), op)
+        duration = float(op.request.duration_s)
+        if run is not None and run.running:
+            state.mill_watch[sample.id] = op
+            state.event(
+                "recovery",
+                f"{message}: {run.name} still runs its mill of {sample.labware_id}: milled when the run ends "
+                "(not milled again)",
+                sample.id,
+                op.id,
+            )
+        elif run is not None and run.elapsed_s >= duration - 1e-6:
+            state.event(
+                "recovery",
+                f"{message}: {run.name}'s run ended after its {run.elapsed_s:.0f} s: {sample.id} milled "
+                "(not milled again)",
+                sample.id,
+                op.id,
+            )
+            self.outcomes.record(op, Completion(op.id, 0, RUN_ENDED, {"milled_s": run.elapsed_s}))
+        else:
+            why = "its run was cut short" if run is not None else "the mill cannot tell whether it ran"
+            state.event(
+                "recovery",
+                f"{message}: {why}; {sample.labware_id} is not milled again, the sample fails and its "
+                "experiment gets a fresh crucible",
+                sample.id,
+                op.id,
+            )
+            self.outcomes.fail_sample(sample, "mill outcome lost in a restart", redo=True)
+
+    def watch_mills(self, lab: LabState) -> None:
+        """Samples whose mill run went on after their station restarted are milled once it has ended."""
+        state = self.state
+        for sample_id, op in list(state.mill_watch.items()):
+            info = lab.stations.get(op.station)
+            if info is None or not info.alive or info.mode == StationMode.INACTIVE:
+                continue  # not reporting now: wait
+            run = self._mill_run(lab, op)
+            if run is not None and run.running:
+                continue
+            del state.mill_watch[sample_id]
+            sample = state.samples.get(sample_id)
+            if sample is None or sample.closed:
+                continue
+            if run is not None and run.elapsed_s >= float(op.request.duration_s) - 1e-6:
+                state.event("recovery", f"{run.name}'s run ended: {sample_id} milled", sample_id, op.id)
+                self.outcomes.record(op, Completion(op.id, 0, RUN_ENDED, {"milled_s": run.elapsed_s}))
+            else:
+                state.event(
+                    "recovery",
+                    f"the mill run of {sample_id} ended short or was lost: the sample fails",
+                    sample_id,
+                    op.id,
+                )
+                self.outcomes.fail_sample(sample, "mill outcome lost in a restart", redo=True)
 
     def watch_heats(self, lab: LabState) -> None:
         """Batches whose program ran on after their station restarted are heated once it has ended."""

@@ -77,7 +77,7 @@ class Router:
         state = self.state
         now = state.now()
         busy = state.busy()
-        in_ops = {op.sample_id for op in state.ops.values()}
+        in_ops = {op.sample_id for op in [*state.ops.values(), *state.mill_watch.values()]}
         for key in ("done", "parking", "staging", "heads"):
             state.waiting.pop(key, None)
         candidates = [s for s in state.samples.values() if not s.closed and s.id not in in_ops and s.not_before <= now]

@@ -25,7 +25,7 @@ from rclpy.node import Node
 from unique_identifier_msgs.msg import UUID
 
 from powderlab.autonomy.estimates import StationEstimator
-from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationInfo
+from powderlab.autonomy.port import Completion, FurnaceInfo, LabState, StationInfo, mill_info
 from powderlab.autonomy.state import OpRecord
 from powderlab.core.errors import DeviceTimeoutError, ErrorCode
 from powderlab.core.positions import PositionSnapshot
@@ -339,8 +339,13 @@ class RosLabPort:
                 FurnaceInfo(f.name, f.door == msg.FurnaceState.DOOR_FAULT, f.program_running, f.temperature_c)
                 for f in status.furnaces
             ]
+            mills = [
+                mill_info(d.name, d.state, {kv.key: kv.value for kv in d.values})
+                for d in status.devices
+                if d.kind == "mill" and d.connected
+            ]
             stations[name] = StationInfo(
-                name, status.kind, status.mode, status.message, status.lifecycle_state, furnaces
+                name, status.kind, status.mode, status.message, status.lifecycle_state, furnaces, mills=mills
             )
         for name, alive in self._alive.items():
             if name in stations:

@@ -21,6 +21,7 @@ class TwinMill(TwinDevice, Mill):
         self._duration = 0.0
         self._elapsed = 0.0
         self._running = False
+        self._started_s = -1.0  # sim time the last run started (-1: none); kept for recovery (ADR 0102)
         self.world.models.append(self)
 
     def step(self, time_s: float, dt: float) -> None:
@@ -50,6 +51,7 @@ class TwinMill(TwinDevice, Mill):
             if not self._clamp_closed:
                 raise InterlockError(self.name, "clamp is open; close it before milling")
             self._frequency, self._duration, self._elapsed, self._running = frequency_hz, duration_s, 0.0, True
+            self._started_s = self.clock.now()
 
     def stop(self) -> None:
         with self.world.lock:
@@ -66,5 +68,12 @@ class TwinMill(TwinDevice, Mill):
         )
 
     def status(self) -> DeviceStatus:
-        values: dict[str, float | str | bool] = {"clamp_closed": self._clamp_closed, "elapsed_s": self._elapsed}
+        # The last run (started_s, duration_s, elapsed_s) outlives a restart of the station's process: a goal
+        # lost with it is reconciled from these (Recovery, ADR 0102).
+        values: dict[str, float | str | bool] = {
+            "clamp_closed": self._clamp_closed,
+            "elapsed_s": self._elapsed,
+            "duration_s": self._duration,
+            "started_s": self._started_s,
+        }
         return DeviceStatus(self.name, self.kind, True, "running" if self._running else "idle", values=values)
