@@ -7,12 +7,15 @@ up, new backend_options, configure, activate), the way a technician swaps a stat
 from __future__ import annotations
 
 import time
+import uuid
 
 import pytest
 from powderlab_interfaces import action as actions
-from powderlab_interfaces import msg
+from powderlab_interfaces import msg, srv
+from unique_identifier_msgs.msg import UUID
 
 from powderlab.core.errors import ErrorCode
+from powderlab.nodes.futures import wait_future
 from tests.ros.conftest import heat_goal, mock_state, sample, transfer_goal
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -180,3 +183,31 @@ def test_timings_follow_the_parameters(client):
     from tests.ros.conftest import SHORT_PROFILE
 
     assert heated.duration_s == pytest.approx(SHORT_PROFILE.duration_s(FurnaceLimits()), rel=0.02, abs=15.0)
+
+
+def test_a_goal_tombstoned_at_its_station_is_refused_when_it_arrives_and_a_started_one_cannot_be(client):
+    # ADR 0102: the campaign tombstones a goal it settles as unknown; one that reaches the station late
+    # (sent just before a cable was pulled) is refused there, never run.
+    def tombstone(goal_id: str) -> srv.ManualCommand.Response:
+        request = srv.ManualCommand.Request(command="tombstone_goal", target=goal_id, source="test")
+        return client.call(srv.ManualCommand, "dosing/tombstone_goal", request)
+
+    def send(goal_id: str) -> actions.Dose.Result:
+        action = client._action_client("dosing", "dose")
+        assert action.wait_for_server(timeout_sec=30.0)
+        goal = actions.Dose.Goal(
+            sample=sample("crucible_nowhere"), powders=[msg.PowderDose(powder="TiO2", target_mg=5.0)]
+        )
+        sent = action.send_goal_async(goal, goal_uuid=UUID(uuid=list(uuid.UUID(hex=goal_id).bytes)))
+        handle = wait_future(sent, 30.0, "dosing/dose")
+        assert handle.accepted
+        return wait_future(handle.get_result_async(), 60.0, "dosing/dose result").result
+
+    late = uuid.uuid4().hex
+    assert tombstone(late).success
+    result = send(late)
+    assert result.error_code == ErrorCode.INVALID_GOAL and "tombstoned" in result.error_msg
+    ran = uuid.uuid4().hex
+    assert "tombstoned" not in send(ran).error_msg  # it ran (and failed on its crucible): it started
+    answer = tombstone(ran)
+    assert not answer.success and answer.error_code == ErrorCode.NONE and "has started" in answer.message

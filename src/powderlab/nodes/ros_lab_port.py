@@ -82,6 +82,7 @@ class RosLabPort:
         self.estimator = StationEstimator(site, params_file)
         self._clients: dict[tuple[str, str], LockedActionClient] = {}
         self._result_clients: dict[tuple[str, str], Any] = {}
+        self._tombstone_clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._done: list[Completion] = []
         self._event = threading.Event()
@@ -248,7 +249,7 @@ class RosLabPort:
             self._inflight[op.id] = op
         self._ask_result(op, restart_known=False)
 
-    def _ask_result(self, op: OpRecord, restart_known: bool, again: bool = False) -> None:
+    def _ask_result(self, op: OpRecord, restart_known: bool, again: bool = False, settle: bool = True) -> None:
         """get_result of op's goal; restart_known: the station had accepted it (unknown now = restarted).
 
         again: asked because the station is back; a result service not reachable yet is no outcome then
@@ -279,22 +280,54 @@ class RosLabPort:
             if response.status in FINISHED:
                 self._result(op, response, op.started_s)
             elif restart_known:
-                self._finish(
-                    Completion(
-                        op.id,
-                        int(ErrorCode.UNKNOWN),
-                        f"{op.station} restarted and no longer knows this goal: its outcome is unknown",
-                        known=False,
-                        unknown_goal=True,
-                        station_restarted=True,
-                    )
+                unknown = Completion(
+                    op.id,
+                    int(ErrorCode.UNKNOWN),
+                    f"{op.station} restarted and no longer knows this goal: its outcome is unknown",
+                    known=False,
+                    unknown_goal=True,
+                    station_restarted=True,
                 )
+                self._settle(op, unknown, settle)
             else:
-                self._finish(
-                    Completion(
-                        op.id, int(ErrorCode.UNKNOWN), "the lab does not know this goal", known=False, unknown_goal=True
-                    )
+                unknown = Completion(
+                    op.id, int(ErrorCode.UNKNOWN), "the lab does not know this goal", known=False, unknown_goal=True
                 )
+                self._settle(op, unknown, settle)
+
+        client.call_async(request).add_done_callback(answered)
+
+    def _settle(self, op: OpRecord, unknown: Completion, tombstone: bool) -> None:
+        if tombstone:
+            self._settle_unknown(op, unknown)
+        else:
+            self._finish(unknown)
+
+    def _settle_unknown(self, op: OpRecord, unknown: Completion) -> None:
+        """Tombstone op's goal at its station, then conclude it unknown (ADR 0102).
+
+        A goal sent just before a cable was pulled may still reach the station: tombstoned, it is refused
+        there. The station answers whether it had started the goal meanwhile; then its result is asked for
+        again (once) instead. Redos are new operations with new goal ids: a tombstoned id is never re-sent.
+        """
+        if op.station not in self._tombstone_clients:
+            self._tombstone_clients[op.station] = self.node.create_client(
+                srv.ManualCommand, f"{op.station}/tombstone_goal", callback_group=self.group
+            )
+        client = self._tombstone_clients[op.station]
+        if not client.wait_for_service(timeout_sec=5.0):
+            self.node.get_logger().warn(f"{op.station}/tombstone_goal not reachable: {op.id} settled unknown as is")
+            self._finish(unknown)
+            return
+        request = srv.ManualCommand.Request(command="tombstone_goal", target=op.id, source="campaign")
+
+        def answered(future: Any) -> None:
+            response = future.result()
+            if response is not None and not response.success and response.error_code == int(ErrorCode.NONE):
+                self.node.get_logger().info(f"{op.station}: {response.message}")
+                self._ask_result(op, restart_known=True, settle=False)  # it started there: follow it
+                return
+            self._finish(unknown)
 
         client.call_async(request).add_done_callback(answered)
 

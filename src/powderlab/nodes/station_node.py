@@ -51,6 +51,7 @@ from powderlab.nodes.ros_clock import RosClock
 from powderlab.stations.base import ManualRequest, Outcome, Station
 from powderlab.stations.factory import STATION_CLASSES, build_station
 from powderlab.stations.furnace import FurnaceStation
+from powderlab.stations.goal_ledger import GoalLedger
 from powderlab.stations.teleop import ArmState, JogFrame, JogRequest
 from powderlab.stations.transfer import TransferStation
 from powderlab.stations.xrd import MeasureResult, XrdStation
@@ -99,6 +100,8 @@ class StationNode(LifecycleNode):
         self._lifecycle = "unconfigured"
         self._active = False
         self._cancels: dict[str, threading.Event] = {}
+        # Goal ids started here and goal ids the campaign settled as unknown (never run them, ADR 0102).
+        self._goals = GoalLedger()
         self._estop: msg.EStopState | None = None
         self._publish_lock = threading.Lock()
         self._last_error: LastError | None = None
@@ -110,6 +113,8 @@ class StationNode(LifecycleNode):
         self.create_subscription(msg.EStopState, ESTOP_TOPIC, self._on_estop, LATCHED, callback_group=self._group)
         self.create_service(SetBool, "~/set_paused", self._on_set_paused, callback_group=self._group)
         self.create_service(Trigger, "~/reset", self._on_reset, callback_group=self._group)
+        # target: a goal id (hex); the reply says it will never run here (success) or has started (error_code 0)
+        self.create_service(srv.ManualCommand, "~/tombstone_goal", self._on_tombstone, callback_group=self._group)
         all_bindings = bindings(self._now)
         self._action_servers = [self._action_server(all_bindings[op]) for op in self.station_class.operations]
         self.cell: RosCell | None = None
@@ -381,6 +386,12 @@ class StationNode(LifecycleNode):
             result.error_code, result.error_msg = ErrorCode.STATION_UNAVAILABLE, "station is not configured"
             goal_handle.abort()
             return result
+        if not self._goals.start(goal_key):  # it arrived after the campaign had settled it as unknown
+            result.error_code = ErrorCode.INVALID_GOAL
+            result.error_msg = f"goal {goal_key} was settled as unknown by the campaign (tombstoned): refused, not run"
+            self.get_logger().warn(f"{operation_id}: {result.error_msg}")
+            goal_handle.abort()
+            return result
         cancel = self._cancels.setdefault(goal_key, threading.Event())
         if goal_handle.is_cancel_requested:
             cancel.set()
@@ -424,6 +435,21 @@ class StationNode(LifecycleNode):
         else:
             self.get_logger().warn(line)
         return result
+
+    def _on_tombstone(
+        self, request: srv.ManualCommand.Request, response: srv.ManualCommand.Response
+    ) -> srv.ManualCommand.Response:
+        goal_id = request.target.strip().lower()
+        if not goal_id:
+            response.success, response.error_code = False, int(ErrorCode.INVALID_GOAL)
+            response.message = "target: empty; allowed: the goal id (32 hex digits) to tombstone"
+        elif self._goals.tombstone(goal_id):
+            response.success, response.message = True, f"goal {goal_id} will never run on {self.station_name}"
+        else:
+            response.success, response.error_code = False, int(ErrorCode.NONE)  # not an error: the goal is known
+            response.message = f"goal {goal_id} has started on {self.station_name}: ask for its result"
+        self.get_logger().info(f"tombstone by {request.source or 'unknown'}: {response.message}")
+        return response
 
     # --- manual commands and teleoperation ---
 
