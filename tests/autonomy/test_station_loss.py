@@ -171,6 +171,19 @@ def test_a_mill_lost_with_its_restarted_station_fails_its_sample_when_the_mill_c
         assert not w.state.mill_watch and op.state == "lost"
 
 
+def test_a_mill_unknown_to_the_lab_is_read_from_the_mill_unless_it_provably_never_ran():
+    w = world()
+    sample, op, part, port = lost_mill(w)
+    w.clock.t = 1000.0 + w.config.result_keep_s + 10.0  # its result expired at the station: it may have run
+    port.lab_state = station_port(w, mill=MillInfo("mill_1", False, 1005.0, 600.0, 600.0)).lab_state
+    part.lost(op, Completion(op.id, 0, "", known=False, unknown_goal=True))
+    assert sample.status is SampleStatus.MILLED and op.state == "succeeded"
+    young = world()
+    sample, op, part, _ = lost_mill(young)
+    part.lost(op, Completion(op.id, 0, "", known=False, unknown_goal=True))  # never reached the lab: milled again
+    assert sample.status is SampleStatus.DOSED and not sample.closed and not young.state.mill_watch
+
+
 def test_a_mill_followed_on_the_mill_is_followed_again_after_the_engine_restarts():
     w = world()
     sample, op, _, _ = lost_mill(w)

@@ -2,14 +2,14 @@
 
 The lab's position table is the truth about where crucibles are: the engine's copy is re-read,
 and samples follow it (a crucible missing from it closes its sample as lost). A goal the lab does
-not know after a restart is lost: what became of it is read from the position table (a transfer),
-or the step is done again when it provably never ran (a dose), or the sample fails (a dose whose
-outcome is unknown). A goal lost because its station's process restarted mid-operation may have
-run part-way: it is never taken as "never ran"; a heat whose furnace controller still runs the
-program is followed until the program ends (not heated again), a mill is read from the mill's last run
-(ended: milled; running: followed; unknown: the sample fails, never milled twice), a dose fails its
-sample (its crucible is never dosed again) and the experiment gets a fresh crucible (ADR 0102). Operations running far
-beyond their estimate are reported once.
+not know after a restart is lost: what became of it is read from the position table (a transfer) or
+from the mill's last run (a mill: ended: milled; running: followed; unknown: the sample fails, never
+milled twice), or the step is done again when it provably never ran (a dose, a mill), or the sample
+fails (a dose whose outcome is unknown). A goal lost because its station's process restarted
+mid-operation may have run part-way: it is never taken as "never ran"; a heat whose furnace
+controller still runs the program is followed until the program ends (not heated again), a dose fails
+its sample (its crucible is never dosed again) and the experiment gets a fresh crucible (ADR 0102).
+Operations running far beyond their estimate are reported once.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class Recovery:
             self.outcomes.fail_sample(sample, "dose outcome lost in a restart", redo=True)
         elif op.action == "heat" and restarted and self._heat_goes_on(op, message):
             pass
-        elif op.action == "mill" and sample is not None and restarted:
+        elif op.action == "mill" and sample is not None and not never_ran:  # it may have run: ask the mill
             self._mill_lost(op, message)
         elif op.action == "heat":
             batch = state.batches[op.batch_id]
