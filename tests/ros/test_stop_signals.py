@@ -205,7 +205,8 @@ def test_campaign_on_the_ros_lab_stopped_with_sigterm(command, tmp_path):
         "--analyzer", "standin",
     )  # fmt: skip
     campaign.wait_for(r"\] targets \d+ made", timeout_s=240.0)
-    assert len(marked_processes(campaign.mark)) == 9  # command, twin, 5 stations, lab manager, autonomy
+    # the command, the twin, 5 stations, the lab manager, autonomy and its recorder (ADR 0093)
+    assert len(marked_processes(campaign.mark)) == 10
     assert campaign.stop(signal.SIGTERM) == 128 + signal.SIGTERM, campaign.text()
     assert_nothing_left(campaign)
 
