@@ -1,0 +1,1 @@
+"""The campaign store's migration chain, one revision per module (ADR 0083)."""
