@@ -19,6 +19,7 @@ import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from powderlab.chemistry.phases import GAS_ELEMENTS, Phase, PhaseLibrary, default_library
@@ -75,9 +76,16 @@ class Candidate:
         }
 
 
+@lru_cache(maxsize=1)
+def substitution_table() -> Any:
+    """pymatgen's data-mined substitution probabilities (read once per process: seconds)."""
+    from pymatgen.analysis.structure_prediction.substitution_probability import SubstitutionProbability
+
+    return SubstitutionProbability()
+
+
 def substitutions(elements: Sequence[str], library: PhaseLibrary | None = None, limit: int = 6) -> list[Candidate]:
     """Charge-balanced substitutions of library prototypes onto the requested system, most probable first."""
-    from pymatgen.analysis.structure_prediction.substitution_probability import SubstitutionProbability
     from pymatgen.core import Composition, Species
 
     library = library if library is not None else default_library()
@@ -87,7 +95,7 @@ def substitutions(elements: Sequence[str], library: PhaseLibrary | None = None, 
     if ANION not in elements:
         raise ValidationError("elements", "only oxides are generated; include O")
     known = {p.composition.reduced_formula for p in library}
-    table = SubstitutionProbability()
+    table = substitution_table()
     found: dict[str, Candidate] = {}
     for proto in library:
         if not ({"target", "intermediate"} & set(proto.roles)) or proto.elements & (GAS_ELEMENTS - {ANION}):

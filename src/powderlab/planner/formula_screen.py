@@ -21,13 +21,19 @@ import itertools
 import os
 import sys
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from powderlab.chemistry.disorder import FRAMEWORK
 from powderlab.chemistry.phases import Phase, PhaseLibrary, default_library
 from powderlab.core.errors import ValidationError
-from powderlab.planner.candidates import RELAX_STEPS, Candidate, chgnet_optimizer, relax, substitutions
+from powderlab.planner.candidates import (
+    RELAX_STEPS,
+    Candidate,
+    chgnet_optimizer,
+    relax,
+    substitution_table,
+    substitutions,
+)
 from powderlab.planner.inventory import Inventory
 from powderlab.planner.screening import DEFAULT_HULL_EV, Screener, Screening
 
@@ -96,7 +102,7 @@ def structure_candidates(formula: str, library: PhaseLibrary, limit: int = 3) ->
     if not target_states:
         raise ValidationError("formula", f"{formula} has no charge-balanced oxidation states")
     states = target_states[0]
-    table = _substitution_table()
+    table = substitution_table()
     found: dict[tuple[str, tuple], Candidate] = {}
     for proto in library:
         if not ({"target", "intermediate"} & set(proto.roles)):
@@ -127,14 +133,6 @@ def structure_candidates(formula: str, library: PhaseLibrary, limit: int = 3) ->
             key = (proto.phase_id, tuple(sorted(mapping.items())))
             found[key] = Candidate(target.reduced_formula, proto.phase_id, mapping, float(probability))
     return sorted(found.values(), key=lambda c: -c.probability)[:limit]
-
-
-@lru_cache(maxsize=1)
-def _substitution_table() -> Any:
-    """pymatgen's data-mined substitution probabilities (read once per process: seconds)."""
-    from pymatgen.analysis.structure_prediction.substitution_probability import SubstitutionProbability
-
-    return SubstitutionProbability()
 
 
 def screen_formula(
