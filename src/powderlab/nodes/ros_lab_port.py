@@ -91,6 +91,7 @@ class RosLabPort:
         self._estop: msg.EStopState | None = None
         self._alive: dict[str, bool] = {}  # station -> the lab manager's heartbeat says it answers
         self._down: set[str] = set()  # stations lost or not active since they were last alive and active
+        self._seen_alive: set[str] = set()  # stations the heartbeat has reported alive at least once
         self._inflight: dict[str, OpRecord] = {}  # goals whose outcome has not come yet, by op id
         self._accepted: set[str] = set()  # goals a station accepted from this port (restart detection)
         self._finished: set[str] = set()  # op ids already answered (a result asked twice counts once)
@@ -116,6 +117,12 @@ class RosLabPort:
         for health in message.nodes:
             station = health.name.rsplit("/", 1)[-1]
             if station not in self.site.stations:
+                continue
+            if health.alive:
+                self._seen_alive.add(station)
+            elif station not in self._seen_alive:
+                # the lab manager has not heard from it yet (start-up): not up yet, not lost; the
+                # engine's start waits for active stations, and a station never up has no goals here
                 continue
             self._alive[station] = bool(health.alive)
             if not health.alive or health.lifecycle_state != "active":
