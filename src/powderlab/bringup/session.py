@@ -100,12 +100,19 @@ class LabSession:
 
 
 def wait_active(client: LabClient, names: list[str], timeout_s: float, alive: Any = None) -> None:
-    """Wait until the lab manager (on whichever computer) reports every node of names active."""
+    """Wait until the lab manager (on whichever computer) reports every node of names active.
+
+    Like LabClient.wait_all_active, timeout_s counts from the last change of any node's state.
+    """
     deadline = time.monotonic() + timeout_s
     health = None
+    seen: tuple[tuple[str, str, bool], ...] = ()
     while time.monotonic() < deadline:
         health = client.health(0.2)
         if health is not None:
+            progress = tuple((n.name, n.lifecycle_state, n.alive) for n in health.nodes)
+            if progress != seen:
+                seen, deadline = progress, time.monotonic() + timeout_s
             states = {n.name: n for n in health.nodes}
             if all(
                 name in states and states[name].alive and states[name].lifecycle_state == "active" for name in names
@@ -116,7 +123,9 @@ def wait_active(client: LabClient, names: list[str], timeout_s: float, alive: An
         time.sleep(0.1)
     states_text = ", ".join(f"{n.name}={n.lifecycle_state}" for n in health.nodes) if health else "no health report"
     raise DeviceTimeoutError(
-        "lab", f"{', '.join(names)} not active within {timeout_s:g} s ({states_text}); is the lab manager's host up?"
+        "lab",
+        f"{', '.join(names)} not active: no progress for {timeout_s:g} s ({states_text}); "
+        "is the lab manager's host up?",
     )
 
 

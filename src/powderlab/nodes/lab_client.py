@@ -121,18 +121,26 @@ class LabClient:
         return self.latest(HEALTH_TOPIC, timeout_s)
 
     def wait_all_active(self, timeout_s: float = 60.0, alive: Callable[[], bool] | None = None) -> msg.LabHealth:
-        """Wait until the lab manager reports every node active."""
+        """Wait until the lab manager reports every node active.
+
+        timeout_s counts from the last progress (a node changing state), not from the start: on a
+        loaded machine five stations come up slowly but steadily, while a stuck one still ends the wait.
+        """
         deadline = time.monotonic() + timeout_s
+        seen: tuple[tuple[str, str, bool], ...] = ()
         while time.monotonic() < deadline:
             health = self.health(0.2)
             if health is not None and health.all_active:
                 return health
+            states = tuple((n.name, n.lifecycle_state, n.alive) for n in health.nodes) if health else ()
+            if states != seen:
+                seen, deadline = states, time.monotonic() + timeout_s
             if alive is not None and not alive():
                 break
             time.sleep(0.1)
         health = self.health()
         states = ", ".join(f"{n.name}={n.lifecycle_state}" for n in health.nodes) if health else "no health report"
-        raise DeviceTimeoutError("lab", f"not every node became active within {timeout_s:g} s ({states})")
+        raise DeviceTimeoutError("lab", f"not every node became active: no progress for {timeout_s:g} s ({states})")
 
     def positions(self, timeout_s: float = 5.0) -> dict[str, msg.PositionState]:
         table = self.latest(POSITIONS_TOPIC, timeout_s)

@@ -1,0 +1,127 @@
+"""The lab manager brings a station up even when the first reply of its lifecycle services is lost.
+
+Seen in CI on a loaded machine: the first get_state after discovery got no answer, the manager gave
+up its whole start-up after 30 s and the xrd station stayed unconfigured (ADR 0109).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+import rclpy
+from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from powderlab_interfaces import msg
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.context import Context
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.signals import SignalHandlerOptions
+
+from powderlab.core.errors import DeviceTimeoutError
+from powderlab.nodes import lab_manager
+from powderlab.nodes.lab_client import LabClient
+from powderlab.nodes.lab_manager import LabManager
+
+GOAL_STATES = {
+    Transition.TRANSITION_CONFIGURE: State.PRIMARY_STATE_INACTIVE,
+    Transition.TRANSITION_ACTIVATE: State.PRIMARY_STATE_ACTIVE,
+}
+
+
+class StationWithLostReplies:
+    """A station's lifecycle services whose first get_state and first change_state never answer."""
+
+    def __init__(self, node, name: str) -> None:
+        self.state = State.PRIMARY_STATE_UNCONFIGURED
+        self.released = threading.Event()
+        self.get_state_calls = 0
+        self.change_state_calls = 0
+        group = ReentrantCallbackGroup()
+        node.create_service(GetState, f"{name}/get_state", self._get_state, callback_group=group)
+        node.create_service(ChangeState, f"{name}/change_state", self._change_state, callback_group=group)
+
+    def _get_state(self, request, response):
+        self.get_state_calls += 1
+        if self.get_state_calls == 1:
+            self.released.wait()  # this reply never arrives while the manager waits for it
+        response.current_state = State(id=self.state)
+        return response
+
+    def _change_state(self, request, response):
+        self.change_state_calls += 1
+        self.state = GOAL_STATES[request.transition.id]  # done; only the reply is late
+        if self.change_state_calls == 1:
+            self.released.wait()
+        response.success = True
+        return response
+
+
+def test_a_lost_lifecycle_reply_is_asked_again_and_the_station_still_comes_up(monkeypatch) -> None:
+    monkeypatch.setattr(lab_manager, "QUERY_TRY_S", 0.5)
+    context = Context()
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    name = f"station_{uuid.uuid4().hex[:8]}"
+    server_node = rclpy.create_node(f"server_{name}", context=context)
+    station = StationWithLostReplies(server_node, name)
+    manager = LabManager(
+        context=context,
+        parameter_overrides=[
+            Parameter("managed_nodes", value=[name]),
+            Parameter("autostart", value=False),
+            Parameter("transition_timeout_s", value=1.0),
+            Parameter("service_wait_s", value=20.0),
+            Parameter("health_period_s", value=1000.0),  # no heartbeat query to take the lost reply
+        ],
+    )
+    executor = MultiThreadedExecutor(num_threads=6, context=context)
+    executor.add_node(server_node)
+    executor.add_node(manager)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        ok, text = manager.startup([name])
+        assert ok, text
+        assert station.state == State.PRIMARY_STATE_ACTIVE
+        assert station.get_state_calls >= 2  # the lost query was asked again
+        assert manager.managed[name].state == State.PRIMARY_STATE_ACTIVE
+    finally:
+        station.released.set()
+        manager.safe_shutdown()
+        executor.shutdown(timeout_sec=2.0)
+        manager.destroy_node()
+        server_node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        thread.join(timeout=5.0)
+
+
+class HealthSteps:
+    """Lab health reports that move one node a step every `step_s` (a slow but steady start-up)."""
+
+    def __init__(self, states: list[list[str]], step_s: float) -> None:
+        self.states, self.step_s, self.started = states, step_s, time.monotonic()
+
+    def __call__(self, timeout_s: float = 0.0) -> msg.LabHealth:
+        time.sleep(min(timeout_s, 0.02))
+        index = min(int((time.monotonic() - self.started) / self.step_s), len(self.states) - 1)
+        nodes = [msg.NodeHealth(name=f"n{i}", lifecycle_state=s, alive=True) for i, s in enumerate(self.states[index])]
+        return msg.LabHealth(all_active=all(s == "active" for s in self.states[index]), nodes=nodes)
+
+
+def client_with(health: HealthSteps) -> LabClient:
+    client = LabClient.__new__(LabClient)  # only its health reports matter here
+    client.health = health
+    return client
+
+
+def test_start_up_waits_while_nodes_make_progress_and_gives_up_when_they_stop() -> None:
+    steady = [["unconfigured"] * 3, ["active", "unconfigured", "unconfigured"], ["active", "inactive", "unconfigured"]]
+    steady += [["active", "active", "unconfigured"], ["active", "active", "active"]]
+    # 5 steps of 0.3 s: longer in all than the 0.5 s allowed, never that long without progress
+    assert client_with(HealthSteps(steady, step_s=0.3)).wait_all_active(timeout_s=0.5).all_active
+    stuck = [["unconfigured"] * 3, ["active", "unconfigured", "unconfigured"]]
+    with pytest.raises(DeviceTimeoutError, match=r"no progress for 0.5 s \(n0=active, n1=unconfigured"):
+        client_with(HealthSteps(stuck, step_s=0.2)).wait_all_active(timeout_s=0.5)
