@@ -58,7 +58,8 @@ def test_a_dose_that_never_reached_the_lab_is_dosed_again_but_an_unknown_one_spo
     again = w.op("dose", fresh)
     w.clock.t += w.config.result_keep_s + 1  # older than the station keeps results: anything may have happened
     part.lost(again, unknown(again, unknown_goal=True))
-    assert fresh.status is SampleStatus.FAILED and "dose outcome lost" in fresh.failure
+    # not dosed again: its crucible is weighed first (ADR 0115)
+    assert fresh.status is SampleStatus.PLANNED and w.state.dose_watch == {fresh.id: again}
 
 
 def test_a_lost_heating_heats_the_batch_again():

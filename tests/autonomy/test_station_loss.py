@@ -59,7 +59,8 @@ def test_a_dose_lost_with_its_restarted_station_is_never_dosed_again_into_the_sa
     part, _ = recovery(w, {"dosing/balance": sample.labware_id})
     # young and unknown to the station: without the flag this reads as "never reached the lab" (dosed again)
     part.lost(op, lost_with_restart(op))
-    assert sample.status is SampleStatus.FAILED and "dose outcome lost" in sample.failure
+    # held for a weigh of its crucible (ADR 0115), not planned for another dose
+    assert sample.status is SampleStatus.PLANNED and w.state.dose_watch == {sample.id: op}
     assert op.state == "lost" and ("save", OpRecord, op.id) in w.events()
 
 

@@ -151,12 +151,16 @@ class CampaignState:
         # Stations the lab cannot reach now (no heartbeat, or restarting): station -> why. Only the
         # operations on them wait; the rest of the lab goes on (not a suspension).
         self.unavailable: dict[str, str] = {}
+        self.unavailable_since: dict[str, tuple[float, float]] = {}  # station -> (lab, wall) time it was lost
         # Batches whose heat goal was lost with its restarted station while the furnace's controller
         # still ran the program: batch id -> the lost heat operation; heated when the program ends.
         self.heat_watch: dict[str, OpRecord] = {}
         # Samples whose mill goal was lost with its restarted station while the mill still ran that run:
         # sample id -> the lost mill operation; milled when the run ends (it holds the mill until then).
         self.mill_watch: dict[str, OpRecord] = {}
+        # Samples whose dose was lost with its restarted station: sample id -> the lost dose operation;
+        # the crucible is weighed when the station is back and the dose settled from its mass (ADR 0115).
+        self.dose_watch: dict[str, OpRecord] = {}
         self.ask: set[str] = set()  # targets the planner is asked about at the next loop
         self.seq = {"sample": 0, "batch": 0, "target": 0}
         self.opened = False
@@ -256,7 +260,7 @@ class CampaignState:
     def busy(self) -> set[str]:
         """Resources held by the operations in flight (arm:, pos:, station:, furnace:)."""
         busy: set[str] = set()
-        for op in [*self.ops.values(), *self.mill_watch.values()]:
+        for op in [*self.ops.values(), *self.mill_watch.values(), *self.dose_watch.values()]:
             busy.update(op.resources)
         return busy
 

@@ -7,6 +7,9 @@ from typing import Any
 
 # Running with nothing in flight and nothing started this long (lab seconds): stalled (a person must act).
 STALL_AFTER_S = 3600.0
+# A station unavailable is not counted against the lab-time suspension limit before this much wall
+# time: a respawn takes seconds of wall time, which at a fast lab clock are hours (ADR 0115).
+UNAVAILABLE_GRACE_WALL_S = 60.0
 # A lab clock this far behind the campaign's records is another (restarted) lab, not this one.
 CLOCK_SLACK_S = 1.0
 
@@ -37,6 +40,11 @@ class CampaignConfig:
     # lab time (seconds), whichever comes first, aborts the campaign. 0: no limit of that kind.
     suspend_limit_wall_s: float = 1800.0
     suspend_limit_sim_s: float = 43200.0
+    # The empty crucible's mass (the cell's crucibles, lab balance reading in mg) and how far one
+    # crucible may differ from it: a dose lost with its restarted station is reconciled by weighing
+    # the crucible against it (ADR 0115).
+    crucible_empty_mg: float = 25000.0
+    crucible_empty_tol_mg: float = 20.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from powderlab.autonomy import progress as progress_of
 from powderlab.autonomy import store as store_tables
 from powderlab.autonomy.campaign_state import CampaignState
 from powderlab.autonomy.cell import CellModel
-from powderlab.autonomy.config import CLOCK_SLACK_S, STALL_AFTER_S, CampaignConfig
+from powderlab.autonomy.config import CLOCK_SLACK_S, STALL_AFTER_S, UNAVAILABLE_GRACE_WALL_S, CampaignConfig
 from powderlab.autonomy.experiments import Experiments
 from powderlab.autonomy.furnaces import Furnaces
 from powderlab.autonomy.model import AnalysisResult, Progress, Target
@@ -91,6 +91,7 @@ class CampaignEngine:
         self.experiments_part = Experiments(self.campaign, config, planner, analyzer)
         self.outcomes = Outcomes(self.campaign, config, self.experiments_part, self._sync_positions)
         self.recovery = Recovery(self.campaign, port, config, self.outcomes)
+        self.recovery.launch = self._launch  # it weighs a crucible whose dose was lost (ADR 0115)
         self.furnaces = Furnaces(self.campaign, config)
         self.router = Router(self.campaign, config)
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
@@ -271,6 +272,8 @@ class CampaignEngine:
                 self._sync_positions(correct=False)
             self.furnaces.assign_furnaces()
             self.furnaces.admit()
+            if self.campaign.dose_watch:
+                self.recovery.watch_doses(self.port.lab_state())
             busy = self.router.dispatch(self._launch)
             self.furnaces.heat(busy, self._launch)
         self.recovery.check_overruns()
@@ -411,6 +414,8 @@ class CampaignEngine:
             if in_gripper(position) and labware not in held:
                 reasons.append(f"{labware} left in {position}: place it and confirm with transfer/set_position")
         now = self.port.now()
+        if campaign.unavailable and not reasons:
+            self._unavailable_limit(now)
         if reasons:
             if reasons != campaign.suspended:
                 campaign.event("suspend", "suspended: " + "; ".join(reasons))
@@ -441,33 +446,56 @@ class CampaignEngine:
                 )
         back = [name for name in campaign.unavailable if name not in unavailable]
         campaign.unavailable = unavailable
+        for name in unavailable:
+            campaign.unavailable_since.setdefault(name, (self.port.now(), _monotonic()))
         for name in back:
+            campaign.unavailable_since.pop(name, None)
             campaign.event("available", f"station {name} available again", station=name)
+        if back and not unavailable and not campaign.suspended:
+            campaign.suspend_hint = ""
         if self.cell.transfer in back:
             self._sync_positions(correct=True)  # the table may have changed while it was out of reach
 
-    def _suspension_limit(self, reasons: list[str], now: float, kind: str = "suspended") -> None:
+    def _unavailable_limit(self, now: float) -> None:
+        """A station that does not come back ends the campaign like a suspension (ADR 0115).
+
+        Its work waits meanwhile; the station unavailable longest counts, from when it was lost.
+        """
+        campaign = self.campaign
+        name = min(campaign.unavailable, key=lambda n: campaign.unavailable_since.get(n, (now, 0.0))[1])
+        since = campaign.unavailable_since.get(name, (now, _monotonic()))
+        if _monotonic() - since[1] < UNAVAILABLE_GRACE_WALL_S:
+            return  # a respawn takes seconds of wall time, hours of a fast lab clock: not counted yet
+        reasons = [f"station {s} unavailable ({why}): its work waits" for s, why in campaign.unavailable.items()]
+        self._suspension_limit(reasons, now, kind="unavailable", since=since)
+
+    def _suspension_limit(
+        self, reasons: list[str], now: float, kind: str = "suspended", since: tuple[float, float] | None = None
+    ) -> None:
         """Nobody at the lab: abort a halt that outlasts the limit; somebody there: wait for them.
 
-        kind: "suspended" (a suspender tripped) or "stalled" (nothing in flight and nothing can start).
+        kind: "suspended" (a suspender tripped), "stalled" (nothing in flight and nothing can start) or
+        "unavailable" (a station lost since `since`, lab and wall time, has not come back).
         """
         campaign, config = self.campaign, self.config
-        what = (
-            "clear the cause, then Reset in the dashboard (or call the lab/reset service)"
-            if kind == "suspended"
-            else "a person must act (see the reasons) in the dashboard"
-        )
+        what = {
+            "suspended": "clear the cause, then Reset in the dashboard (or call the lab/reset service)",
+            "unavailable": "bring the station back (its process, computer or network link)",
+        }.get(kind, "a person must act (see the reasons) in the dashboard")
         if self.attended():
-            campaign.unattended_since = None
+            if since is None:
+                campaign.unattended_since = None
             campaign.suspend_hint = f"waiting for the technician at the dashboard: {what}"
             return
         wall = _monotonic()
-        if campaign.unattended_since is None:
-            campaign.unattended_since = (now, wall)
-        if not self._lab_was_up:  # the lab is starting: only wall time counts
-            campaign.unattended_since = (now, campaign.unattended_since[1])
-        sim_left = config.suspend_limit_sim_s - (now - campaign.unattended_since[0])
-        wall_left = config.suspend_limit_wall_s - (wall - campaign.unattended_since[1])
+        if since is None:
+            if campaign.unattended_since is None:
+                campaign.unattended_since = (now, wall)
+            if not self._lab_was_up:  # the lab is starting: only wall time counts
+                campaign.unattended_since = (now, campaign.unattended_since[1])
+            since = campaign.unattended_since
+        sim_left = config.suspend_limit_sim_s - (now - since[0])
+        wall_left = config.suspend_limit_wall_s - (wall - since[1])
         limits = []
         if config.suspend_limit_sim_s > 0:
             limits.append((sim_left, f"{config.suspend_limit_sim_s / 3600:g} h of lab time"))
@@ -491,11 +519,15 @@ class CampaignEngine:
         """Running, nothing in flight, nothing started for STALL_AFTER_S of lab time: a person must act."""
         campaign = self.campaign
         now = self.port.now()
-        # a program or mill run going on after its station restarted is followed, not a stall
-        followed = bool(self.ops or self.campaign.heat_watch or self.campaign.mill_watch)
+        # a program or mill run going on after its station restarted is followed, not a stall; a station
+        # unavailable has its own limit (_unavailable_limit)
+        watched = campaign.heat_watch or campaign.mill_watch or campaign.dose_watch or campaign.unavailable
+        followed = bool(self.ops or watched)
         if followed or self.state != "running" or self.finished or not self.targets:  # no targets: nothing to do
             if campaign.idle_since is not None and not campaign.suspended:
-                campaign.unattended_since, campaign.suspend_hint = None, ""
+                campaign.unattended_since = None
+                if not campaign.unavailable:
+                    campaign.suspend_hint = ""
             campaign.idle_since = None
             return
         if campaign.idle_since is None:

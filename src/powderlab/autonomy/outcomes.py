@@ -3,7 +3,9 @@
 A success moves the sample on (dosed, milled, loaded, heated, unloaded, measured). A failure is
 classified (autonomy/policy.py): a retryable one is tried again after retry_delay_s, up to
 max_retries times; beyond that, or for a failure of the sample itself, the sample fails and its
-experiment is made again with a new crucible (up to max_samples_per_experiment) or fails.
+experiment is made again with a new crucible (up to max_samples_per_experiment) or fails. A dose lost
+with its restarted station is settled from the weighed crucible (dose_weighed, ADR 0115); a sample
+whose state nobody can tell is parked for a person (park).
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from powderlab.autonomy.state import FILLING, HEATED, OpRecord, SampleRecord
 from powderlab.core.errors import ErrorCode
 from powderlab.core.positions import Position
 from powderlab.core.samples import SampleStatus
+from powderlab.stations.dosing import DoseRecord, DoseResult
 from powderlab.stations.operations import OPERATIONS
+
+# A lost dose weighed after the restart: a powder's dose is whole within this share of its target
+# (or DOSE_TOLERANCE_MG, whichever is larger), as the dosing station's default tolerance.
+DOSE_TOLERANCE_REL = 0.01
+DOSE_TOLERANCE_MG = 0.5
+WEIGHED = "weighed after its station restarted"
 
 
 def code_name(code: int) -> str:
@@ -66,7 +75,10 @@ class Outcomes:
     def succeeded(self, op: OpRecord, completion: Completion) -> None:
         state = self.state
         sample = state.samples.get(op.sample_id)
-        if op.action == "transfer" and sample is not None:
+        if op.action == "weigh" and op.purpose == "reconcile":
+            weighed = OPERATIONS["weigh"].result_from_data(completion.result)
+            self.dose_weighed(op, weighed.mass_mg if weighed is not None else None)
+        elif op.action == "transfer" and sample is not None:
             transfer = op.request
             state.moved(sample, transfer.source, transfer.destination)
             sample.retries = 0
@@ -155,6 +167,9 @@ class Outcomes:
         sample = state.samples.get(op.sample_id)
         if sample is None:
             return
+        if op.action == "weigh" and op.purpose == "reconcile":
+            self.dose_weighed(op, None, f"the weigh failed: {name}: {completion.message}")
+            return
         if op.action == "dose":
             sample.dosed_mg = dosed_mg(completion)
             if sum(sample.dosed_mg.values()) > 0 and kind is not FailureKind.RECIPE:
@@ -182,6 +197,63 @@ class Outcomes:
         self.state.changed(sample)
         self.state.event("sample", f"{sample.id} failed: {reason}", sample.id)
         self.sample_failed_followup(sample, redo)
+
+    def park(self, sample: SampleRecord, reason: str, op_id: str = "") -> None:
+        """Nobody can tell what state the sample is in: set it aside for a person, never redo it blindly.
+
+        It is closed as failed with the reason (its crucible goes to the discard rack, where a person can
+        check it; it is not lost) and its experiment gets a fresh crucible.
+        """
+        self.state.event("attention", f"{sample.id} parked for a person: {reason}", sample.id, op_id)
+        self.fail_sample(sample, f"parked for a person: {reason}", redo=True)
+
+    def dose_weighed(self, weigh: OpRecord, mass_mg: float | None, why: str = "") -> None:
+        """Settle a dose lost with its restarted station from its crucible's weighed (gross) mass.
+
+        net = mass - the empty crucible (CampaignConfig.crucible_empty_mg, give or take
+        crucible_empty_tol_mg). Nothing went in: dosed again (the lost dose provably did nothing). The
+        whole dose: dosed, with the measured mass shared over the powders. Part of it (the powders go
+        in in order: the first ones whole, then part of one), or more than the dose: the sample fails
+        with what is in it. A balance that cannot tell (no reading, less than an empty crucible): parked.
+        """
+        state, config = self.state, self.config
+        dose = state.dose_watch.pop(weigh.sample_id, None)
+        sample = state.samples.get(weigh.sample_id)
+        if dose is None or sample is None or sample.closed:
+            return
+        powders = state.experiments[sample.experiment_id].recipe.precursors
+        target = sum(p.target_mg for p in powders)
+        empty, slack = config.crucible_empty_mg, config.crucible_empty_tol_mg
+        if mass_mg is None or mass_mg < empty - slack:
+            reading = f"the balance reads {mass_mg:.1f} mg" if mass_mg is not None else why or "no reading"
+            self.park(
+                sample,
+                f"dose outcome lost in a restart and not found by weighing ({reading}; an empty crucible is "
+                f"{empty:.0f} mg): check {sample.labware_id}",
+                dose.id,
+            )
+            return
+        net = mass_mg - empty
+        tolerance = sum(max(DOSE_TOLERANCE_REL * p.target_mg, DOSE_TOLERANCE_MG) for p in powders) + slack
+        found = f"{sample.labware_id} weighs {mass_mg:.1f} mg: {net:.1f} mg of the {target:.1f} mg dose"
+        if net <= slack:
+            state.event("recovery", f"{found}: nothing went in, so it is dosed again", sample.id, dose.id)
+            return
+        if abs(net - target) <= tolerance:
+            share = net / target if target > 0 else 0.0
+            records = [DoseRecord(p.powder, p.target_mg, p.target_mg * share, True, True) for p in powders]
+            state.event("recovery", f"{found}: the whole dose went in; dosed (not dosed again)", sample.id, dose.id)
+            data = OPERATIONS["dose"].result_to_data(DoseResult(records))
+            self.record(dose, Completion(dose.id, 0, WEIGHED, data))
+            return
+        left, mg = net, {}
+        for p in powders:  # the station doses the powders in order
+            mg[p.powder] = mg.get(p.powder, 0.0) + min(max(left, 0.0), p.target_mg)
+            left -= p.target_mg
+        sample.dosed_mg = {k: round(v, 3) for k, v in mg.items() if v > 0}
+        what = "more than the dose" if net > target else "part of the dose"
+        state.event("recovery", f"{found}: {what} went in; not topped up", sample.id, dose.id)
+        self.fail_sample(sample, f"dose interrupted by a station restart: {what} in the crucible ({found})", redo=True)
 
     def sample_failed_followup(self, sample: SampleRecord, redo: bool) -> None:
         """Make the experiment again with a new crucible (redo, while it has samples left), or fail it."""

@@ -5,15 +5,18 @@ and samples follow it (a crucible missing from it closes its sample as lost). A 
 not know after a restart is lost: what became of it is read from the position table (a transfer) or
 from the mill's last run (a mill: ended: milled; running: followed; unknown: the sample fails, never
 milled twice), or the step is done again when it provably never ran (a dose, a mill), or the sample
-fails (a dose whose outcome is unknown). A goal lost because its station's process restarted
-mid-operation may have run part-way: it is never taken as "never ran"; a heat whose furnace
-controller still runs the program is followed until the program ends (not heated again), a dose fails
-its sample (its crucible is never dosed again) and the experiment gets a fresh crucible (ADR 0102).
+weighs the crucible (a dose whose outcome is unknown). A goal lost because its station's process
+restarted mid-operation may have run part-way: it is never taken as "never ran"; a heat whose furnace
+controller still runs the program is followed until the program ends (not heated again) (ADR 0102); a
+dose is settled from the crucible's mass once the dosing station is back: nothing in it, dosed again;
+the whole dose, dosed; part of it, or a balance that cannot tell, the sample is parked for a person
+with what was found and the experiment gets a fresh crucible (ADR 0115).
 Operations running far beyond their estimate are reported once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from powderlab.autonomy.campaign_state import CampaignState
@@ -21,9 +24,11 @@ from powderlab.autonomy.config import CampaignConfig
 from powderlab.autonomy.model import TERMINAL_TARGET
 from powderlab.autonomy.outcomes import Outcomes
 from powderlab.autonomy.port import Completion, FurnaceInfo, LabPort, LabState, MillInfo
+from powderlab.autonomy.routing import make_op
 from powderlab.autonomy.state import FILLING, HEATING, OpRecord
-from powderlab.core.samples import SampleStatus
+from powderlab.core.samples import SampleRef, SampleStatus
 from powderlab.stations.base import StationMode
+from powderlab.stations.dosing import WeighRequest
 
 PROGRAM_ENDED = "program ended on its controller while the station restarted"
 RUN_ENDED = "the mill's run ended on its device while the station restarted"
@@ -38,6 +43,8 @@ class Recovery:
         self.port = port
         self.config = config
         self.outcomes = outcomes
+        # Sends an operation the engine's way (write-ahead record, then the goal); the engine sets it.
+        self.launch: Callable[[OpRecord], None] | None = None
 
     def reload(self, records: dict[str, Any]) -> list[OpRecord]:
         """The state from the stored records (Store.load); returns the operations that were in flight."""
@@ -69,6 +76,14 @@ class Recovery:
             dosed = sample is not None and not sample.closed and sample.status is SampleStatus.DOSED
             if op.state == "lost" and sample_id not in in_flight and dosed:
                 state.mill_watch[sample_id] = op
+        # A sample whose last dose was lost and that is still planned: its crucible is weighed (watch_doses)
+        # before anything doses it again; a weigh of it in flight settles it when it comes back.
+        last_dose = {op.sample_id: op for op in records["operations"] if op.action == "dose"}
+        for sample_id, op in last_dose.items():
+            sample = state.samples.get(sample_id)
+            planned = sample is not None and not sample.closed and sample.status is SampleStatus.PLANNED
+            if op.state == "lost" and planned:
+                state.dose_watch[sample_id] = op
         return pending
 
     def adopt(self, pending_ops: list[OpRecord]) -> None:
@@ -158,14 +173,14 @@ class Recovery:
         elif op.action == "dose" and sample is not None and never_ran:
             state.event("recovery", f"{message}: it never reached the lab; dosed again", sample.id, op.id)
         elif op.action == "dose" and sample is not None:
+            state.dose_watch[sample.id] = op
             state.event(
                 "recovery",
-                f"{message}: how much powder went in is unknown; {sample.labware_id} is not dosed again, "
-                "the sample fails and its experiment gets a fresh crucible",
+                f"{message}: how much powder went in is unknown; {sample.labware_id} is weighed when "
+                f"{op.station} is available and the dose settled from its mass (never dosed again blindly)",
                 sample.id,
                 op.id,
             )
-            self.outcomes.fail_sample(sample, "dose outcome lost in a restart", redo=True)
         elif op.action == "heat" and restarted and self._heat_goes_on(op, message):
             pass
         elif op.action == "mill" and sample is not None and not never_ran:  # it may have run: ask the mill
@@ -251,16 +266,22 @@ class Recovery:
                 op.id,
             )
             self.outcomes.record(op, Completion(op.id, 0, RUN_ENDED, {"milled_s": run.elapsed_s}))
-        else:
-            why = "its run was cut short" if run is not None else "the mill cannot tell whether it ran"
+        elif run is not None:
             state.event(
                 "recovery",
-                f"{message}: {why}; {sample.labware_id} is not milled again, the sample fails and its "
-                "experiment gets a fresh crucible",
+                f"{message}: its run was cut short; {sample.labware_id} is not milled again, the sample fails "
+                "and its experiment gets a fresh crucible",
                 sample.id,
                 op.id,
             )
             self.outcomes.fail_sample(sample, "mill outcome lost in a restart", redo=True)
+        else:  # the device keeps no run of it (a mock mill died with the station; a mill with no start time)
+            self.outcomes.park(
+                sample,
+                f"mill outcome lost in a restart: {op.station}'s mill cannot tell whether it milled {sample.id} "
+                f"({duration:.0f} s); check {sample.labware_id}",
+                op.id,
+            )
 
     def watch_mills(self, lab: LabState) -> None:
         """Samples whose mill run went on after their station restarted are milled once it has ended."""
@@ -287,6 +308,27 @@ class Recovery:
                     op.id,
                 )
                 self.outcomes.fail_sample(sample, "mill outcome lost in a restart", redo=True)
+
+    def watch_doses(self, lab: LabState) -> None:
+        """Weigh the crucible of each dose lost with its restarted station, once that station is back.
+
+        The weigh's outcome settles the dose (Outcomes.dose_weighed); meanwhile the sample and the
+        balance are held (CampaignState.busy), so nothing doses the crucible again.
+        """
+        state = self.state
+        for sample_id, op in list(state.dose_watch.items()):
+            sample = state.samples.get(sample_id)
+            if sample is None or sample.closed:
+                del state.dose_watch[sample_id]
+                continue
+            info = lab.stations.get(op.station)
+            reporting = info is not None and info.alive and info.mode not in (StationMode.INACTIVE, StationMode.FAULT)
+            weighing = any(o.sample_id == sample_id for o in state.ops.values())
+            if not reporting or weighing or op.station in state.unavailable or self.launch is None:
+                continue
+            position = str(op.goal.get("position", ""))
+            request = WeighRequest(SampleRef(sample.id, sample.labware_id), position)
+            self.launch(make_op(op.station, request, "reconcile", sample.id, op.resources))
 
     def watch_heats(self, lab: LabState) -> None:
         """Batches whose program ran on after their station restarted are heated once it has ended."""
