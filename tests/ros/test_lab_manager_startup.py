@@ -22,14 +22,9 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
 from powderlab.core.errors import DeviceTimeoutError
-from powderlab.nodes import lab_manager
+from powderlab.nodes import lab_manager, lifecycle_calls
 from powderlab.nodes.lab_client import LabClient
 from powderlab.nodes.lab_manager import LabManager
-
-GOAL_STATES = {
-    Transition.TRANSITION_CONFIGURE: State.PRIMARY_STATE_INACTIVE,
-    Transition.TRANSITION_ACTIVATE: State.PRIMARY_STATE_ACTIVE,
-}
 
 
 class StationWithLostReplies:
@@ -53,7 +48,7 @@ class StationWithLostReplies:
 
     def _change_state(self, request, response):
         self.change_state_calls += 1
-        self.state = GOAL_STATES[request.transition.id]  # done; only the reply is late
+        self.state = lifecycle_calls.GOAL_STATES[request.transition.id]  # done; only the reply is late
         if self.change_state_calls == 1:
             self.released.wait()
         response.success = True
@@ -125,3 +120,31 @@ def test_start_up_waits_while_nodes_make_progress_and_gives_up_when_they_stop() 
     stuck = [["unconfigured"] * 3, ["active", "unconfigured", "unconfigured"]]
     with pytest.raises(DeviceTimeoutError, match=r"no progress for 0.5 s \(n0=active, n1=unconfigured"):
         client_with(HealthSteps(stuck, step_s=0.2)).wait_all_active(timeout_s=0.5)
+
+
+def test_a_technician_s_transition_whose_reply_is_lost_still_counts_when_the_node_got_there(monkeypatch) -> None:
+    # LabClient.change_state (reconfigure) made a new client per call: every call was a first request
+    monkeypatch.setattr(lifecycle_calls, "QUERY_TRY_S", 0.5)
+    context = Context()
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    name = f"station_{uuid.uuid4().hex[:8]}"
+    server_node = rclpy.create_node(f"server_{name}", context=context)
+    station = StationWithLostReplies(server_node, name)
+    executor = MultiThreadedExecutor(num_threads=4, context=context)
+    executor.add_node(server_node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    client = LabClient()
+    try:
+        assert client.change_state(name, Transition.TRANSITION_CONFIGURE, timeout_s=1.0)
+        assert station.state == State.PRIMARY_STATE_INACTIVE
+        assert client.change_state(name, Transition.TRANSITION_ACTIVATE, timeout_s=1.0)
+        assert station.state == State.PRIMARY_STATE_ACTIVE
+        assert station.get_state_calls >= 3  # the first (lost) query was asked again
+    finally:
+        station.released.set()
+        client.close()
+        executor.shutdown(timeout_sec=2.0)
+        server_node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        thread.join(timeout=5.0)

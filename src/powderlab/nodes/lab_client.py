@@ -15,7 +15,7 @@ from typing import Any
 
 import rclpy
 from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState
+from lifecycle_msgs.srv import ChangeState, GetState
 from powderlab_interfaces import msg, srv
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.context import Context
@@ -33,6 +33,7 @@ from powderlab.core.errors import (
     ValidationError,
 )
 from powderlab.core.samples import SampleRef
+from powderlab.nodes import lifecycle_calls
 from powderlab.nodes.action_client import LockedActionClient
 from powderlab.nodes.conversions import MessageCodec, action_type
 from powderlab.nodes.futures import wait_future
@@ -249,13 +250,17 @@ class LabClient:
     # --- one node's lifecycle and parameters ---
 
     def change_state(self, node: str, transition: int, timeout_s: float = 60.0) -> bool:
-        """Trigger one lifecycle transition (lifecycle_msgs/Transition id) of a node."""
-        client = self.node.create_client(ChangeState, f"{node}/change_state", callback_group=self._group)
-        try:
-            request = ChangeState.Request(transition=Transition(id=transition))
-            return bool(self._call(client, request, timeout_s).success)
-        finally:
-            self.node.destroy_client(client)
+        """Trigger one lifecycle transition (lifecycle_msgs/Transition id) of a node; True when it got there.
+
+        The clients are kept: each new one's first reply is the one a loaded machine may drop.
+        """
+        change = self._service(ChangeState, f"{node}/change_state")
+        get_state = self._service(GetState, f"{node}/get_state")
+        for client in (change, get_state):
+            if not client.wait_for_service(timeout_sec=timeout_s):
+                raise StationUnavailableError(f"service {client.srv_name} not available; is {node} running?")
+        reached, _ = lifecycle_calls.change_state(change, get_state, transition, timeout_s, f"{node}/change_state")
+        return reached
 
     def set_parameters(self, node: str, values: dict[str, Any], timeout_s: float = 10.0) -> None:
         """Set parameters of a running node; raises ValidationError naming a refused one."""
