@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import yaml
+
 from powderlab.bringup.manifest import LabManifest, NodeSpec
 
 PR_SET_PDEATHSIG = 1
@@ -31,9 +33,12 @@ PR_SET_PDEATHSIG = 1
 NODE_STOP_BOUND_S = 5.0
 # The nodes the stations' devices and clocks live in: stopped after the stations.
 STOPPED_LAST = ("powderlab.nodes.twin_node", "powderlab.nodes.sim_clock")
-# Respawned when they die (ADR 0096): stations, which the lab manager re-activates. Not the lab manager:
-# a new one would publish the e-stop released (its first latched state) and so release an engaged e-stop.
-RESPAWNED = ("powderlab.nodes.station_node",)
+# Respawned when they die (ADR 0096): stations, which the lab manager re-activates, and the lab manager
+# (ADR 0115), which keeps the e-stop state in ESTOP_FILE of the run directory so that a new one
+# publishes an engaged e-stop as engaged.
+LAB_MANAGER = "powderlab.nodes.lab_manager"
+RESPAWNED = ("powderlab.nodes.station_node", LAB_MANAGER)
+ESTOP_FILE = "lab_manager-estop.json"
 RESPAWN_DELAY_S = 0.5
 RESPAWN_LIMIT = 5  # deaths of one node within RESPAWN_WINDOW_S: then it stays dead and is reported
 RESPAWN_WINDOW_S = 60.0
@@ -113,8 +118,9 @@ class LabProcesses:
 
     All nodes share one process group (pgids); stop() SIGINTs them (stations first, then the twin or
     sim clock), waits NODE_STOP_BOUND_S for each and SIGKILLs the group; stop_times holds how long
-    each node took to exit after its SIGINT. With respawn, a station that dies is started again
-    after RESPAWN_DELAY_S (like launch's respawn=True; the lab manager re-activates it), at most
+    each node took to exit after its SIGINT. With respawn, a station or the lab manager that dies is
+    started again after RESPAWN_DELAY_S (like launch's respawn=True; the lab manager re-activates a
+    station, and a new lab manager keeps the e-stop as it was, ADR 0115), at most
     RESPAWN_LIMIT times a minute; `respawns` counts them.
     """
 
@@ -146,7 +152,15 @@ class LabProcesses:
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         overrides = self.run_dir / "overrides.yaml"
-        overrides.write_text(self.manifest.overrides_yaml())
+        document = yaml.safe_load(self.manifest.overrides_yaml()) or {}
+        # A new lab starts with the e-stop released; a respawned manager of this lab reads what the one
+        # before it kept here (ADR 0115).
+        (self.run_dir / ESTOP_FILE).unlink(missing_ok=True)
+        for node in self.manifest.nodes:
+            if node.module == LAB_MANAGER:
+                section = document.setdefault(node.full_name, {}).setdefault("ros__parameters", {})
+                section.setdefault("estop_file", str(self.run_dir / ESTOP_FILE))
+        overrides.write_text(yaml.safe_dump(document, sort_keys=False))
         _LIVE.add(self)
         self._group = 0  # the first node leads the lab's process group; the others join it
         for node in self.manifest.nodes:

@@ -10,14 +10,25 @@ for its lifecycle state (a heartbeat): a station that has not answered for `live
 reported not alive (a pulled cable, a dead process) and logged as lost; when it answers again it is
 logged as back, and a station the manager had brought up that comes back unconfigured (its process
 was respawned, ADR 0096) is configured and activated again.
+
+The manager is respawned too (ADR 0115). The e-stop is latched across its death: every change is
+written to `estop_file` before it is published, and a new manager publishes what the file holds. With
+no file (the lab's first manager, or `ros2 launch`), a manager publishes nothing until it has heard
+every station's latched status (at most `estop_learn_s`) and then engages the e-stop if a station
+reports itself e-stopped (a station keeps the engagement it last heard), else releases it. A station it has
+not heard from yet is left out of lab/health (the last report stands) until it answers or a lease has
+passed, so a restarted manager does not report the whole lab lost.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import rclpy
@@ -70,6 +81,7 @@ class _Managed:
     sent_at: float = 0.0
     lost: bool = False  # reported lost (no answer within the lease) and not back yet
     lost_at: float = 0.0
+    heard: bool = False  # a status of it has arrived since this manager started
 
 
 class LabManager(Node):
@@ -91,6 +103,18 @@ class LabManager(Node):
         self.declare_parameter(
             "reactivate", True, ParameterDescriptor(description="bring a station that comes back unconfigured up again")
         )
+        self.declare_parameter(
+            "estop_file",
+            "",
+            ParameterDescriptor(description="the e-stop state, kept across a restart of this node (empty: none)"),
+        )
+        self.declare_parameter(
+            "estop_learn_s",
+            10.0,
+            ParameterDescriptor(
+                description="with no estop_file: publish the e-stop once every station's status is heard, or after this"
+            ),
+        )
         names = [n for n in self.get_parameter("managed_nodes").value if n]
         self.managed = {name: self._make_managed(name) for name in names}
         self._wanted_active: set[str] = set()  # brought up by startup() and not shut down since
@@ -98,10 +122,16 @@ class LabManager(Node):
         self._transition_lock = threading.Lock()
         self._pending: set[Any] = set()  # health queries in flight, cancelled at shutdown
         self._closing = False
+        self._started = time.monotonic()
+        self._estop_file = (
+            Path(str(self.get_parameter("estop_file").value)) if self.get_parameter("estop_file").value else None
+        )
         self._estop = msg.EStopState(engaged=False, reason="", source="lab_manager")
         self.estop_pub = self.create_publisher(msg.EStopState, ESTOP_TOPIC, LATCHED)
         self.health_pub = self.create_publisher(msg.LabHealth, HEALTH_TOPIC, LATCHED)
-        self.estop_pub.publish(self._stamped(self._estop))
+        self._estop_known = self._load_estop()
+        if self._estop_known:
+            self._set_estop(self._estop)
         self.create_service(srv.ManageLab, MANAGE_SERVICE, self._on_manage, callback_group=self._group)
         self.create_service(srv.EStop, ESTOP_SERVICE, self._on_estop, callback_group=self._group)
         self.create_service(srv.Reset, RESET_SERVICE, self._on_reset, callback_group=self._group)
@@ -127,6 +157,52 @@ class LabManager(Node):
     def _stamped(self, message: msg.EStopState) -> msg.EStopState:
         message.stamp = stamp(self.get_clock().now().nanoseconds * 1e-9)
         return message
+
+    def _load_estop(self) -> bool:
+        """The e-stop state a manager before this one left in estop_file; False: not known (learn it)."""
+        if self._estop_file is None:
+            return False
+        try:
+            saved = json.loads(self._estop_file.read_text())
+        except FileNotFoundError:
+            return False  # the lab's first manager (a new lab deletes the file), or the file was lost: learn
+        except (OSError, ValueError) as error:
+            self.get_logger().error(f"e-stop file {self._estop_file} unreadable ({error}): learning from stations")
+            return False
+        if saved.get("engaged"):
+            reason = str(saved.get("reason", ""))
+            self._estop = msg.EStopState(engaged=True, reason=reason, source=str(saved.get("source", "")))
+            self.get_logger().error(f"E-STOP still engaged (before this lab manager started): {reason}")
+        return True
+
+    def _set_estop(self, state: msg.EStopState) -> None:
+        """Keep the e-stop state (in estop_file first, so a manager dying right after still knows it), publish it."""
+        self._estop, self._estop_known = state, True
+        if self._estop_file is not None:
+            data = {"engaged": bool(state.engaged), "reason": state.reason, "source": state.source}
+            try:
+                self._estop_file.parent.mkdir(parents=True, exist_ok=True)
+                partial = self._estop_file.with_suffix(".tmp")
+                partial.write_text(json.dumps(data))
+                os.replace(partial, self._estop_file)
+            except OSError as error:
+                self.get_logger().error(f"e-stop state not kept in {self._estop_file}: {error}")
+        self.estop_pub.publish(self._stamped(state))
+
+    def _learn_estop(self) -> None:
+        """No file told the e-stop state: engaged if a station says it is e-stopped, else released."""
+        stopped = [n for n in self.managed.values() if n.mode == msg.StationStatus.MODE_ESTOPPED]
+        if stopped:
+            names = ", ".join(n.name for n in stopped)
+            state = msg.EStopState(
+                engaged=True,
+                reason=f"engaged before the lab manager restarted ({names} e-stopped)",
+                source="lab_manager",
+            )
+            self.get_logger().error(f"E-STOP still engaged: {state.reason}")
+        else:
+            state = msg.EStopState(engaged=False, reason="", source="lab_manager")
+        self._set_estop(state)
 
     # --- lifecycle management ---
 
@@ -262,15 +338,13 @@ class LabManager(Node):
     # --- e-stop ---
 
     def _on_estop(self, request: srv.EStop.Request, response: srv.EStop.Response) -> srv.EStop.Response:
-        self._estop = msg.EStopState(engaged=True, reason=request.reason or "emergency stop", source=request.source)
-        self.estop_pub.publish(self._stamped(self._estop))
+        self._set_estop(msg.EStopState(engaged=True, reason=request.reason or "emergency stop", source=request.source))
         self.get_logger().error(f"E-STOP engaged by {request.source or 'unknown'}: {request.reason}")
         response.success, response.message = True, "e-stop engaged"
         return response
 
     def _on_reset(self, request: srv.Reset.Request, response: srv.Reset.Response) -> srv.Reset.Response:
-        self._estop = msg.EStopState(engaged=False, reason="", source=request.source)
-        self.estop_pub.publish(self._stamped(self._estop))
+        self._set_estop(msg.EStopState(engaged=False, reason="", source=request.source))
         problems = []
         for node in self.managed.values():
             if node.state != State.PRIMARY_STATE_ACTIVE:
@@ -297,13 +371,18 @@ class LabManager(Node):
     def _on_status(self, message: msg.StationStatus) -> None:
         for node in self.managed.values():
             if node.name.rsplit("/", 1)[-1] == message.station or node.name == message.station:
-                node.mode, node.message = message.mode, message.message
+                node.mode, node.message, node.heard = message.mode, message.message, True
 
     def _check_health(self) -> None:
         if self._closing:
             return
         lease = float(self.get_parameter("liveliness_lease_s").value)
         now = time.monotonic()
+        if not self._estop_known and (
+            all(n.heard for n in self.managed.values())
+            or now - self._started >= float(self.get_parameter("estop_learn_s").value)
+        ):
+            self._learn_estop()
         for node in self.managed.values():
             if node.in_flight is not None and now - node.sent_at > lease:
                 node.in_flight.cancel()  # unanswered (cable pulled, process gone): ask again, not pile up
@@ -316,6 +395,8 @@ class LabManager(Node):
                 future.add_done_callback(lambda f, n=node: self._on_state(n, f))
         nodes = []
         for node in self.managed.values():
+            if not node.last_answer and now - self._started < lease:
+                continue  # not asked long enough to tell (this manager just started): the last report stands
             alive = now - node.last_answer < lease
             if not alive and not node.lost and node.name in self._wanted_active:  # not after a SHUTDOWN
                 node.lost, node.lost_at = True, now
@@ -332,7 +413,9 @@ class LabManager(Node):
                     message=node.message,
                 )
             )
-        all_active = bool(nodes) and all(n.alive and n.lifecycle_state == "active" for n in nodes)
+        all_active = len(nodes) == len(self.managed) > 0 and all(
+            n.alive and n.lifecycle_state == "active" for n in nodes
+        )
         self.health_pub.publish(
             msg.LabHealth(
                 stamp=stamp(self.get_clock().now().nanoseconds * 1e-9),
