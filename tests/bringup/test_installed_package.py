@@ -169,7 +169,7 @@ def test_the_installed_package_runs_a_mock_sample(installed):
     assert recipe.is_file()
     completed = installed.run(
         "run-sample", str(recipe), "--backend", "mock", "--sample-id", "S-installed", "--run-dir", str(run_dir),
-        timeout=300,
+        "--time-factor", "20000", timeout=300,  # the 10.6 h heat in ~2 s, not ~20 s at the mock's default 2000
     )  # fmt: skip
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output

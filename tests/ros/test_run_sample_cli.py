@@ -21,7 +21,7 @@ def test_run_sample_names_every_step_and_exits_zero(tmp_path):
     recipe = data_path("sim", "recipes", "licoo2.yaml")
     completed = subprocess.run(
         [sys.executable, "-m", "powderlab", "run-sample", str(recipe), "--backend", "mock", "--sample-id", "S-cli",
-         "--run-dir", str(run_dir)],
+         "--run-dir", str(run_dir), "--time-factor", "20000"],  # the 10.6 h heat in ~2 s of wall time
         check=False, capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     output = completed.stdout + completed.stderr
