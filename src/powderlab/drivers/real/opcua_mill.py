@@ -25,13 +25,24 @@ SIGNALS = (
 )
 
 
+# A running mill's start, as now - elapsed, moves by the PLC's update lag: a start this close is the same run.
+RUN_START_SLACK_S = 5.0
+
+
 class PlcMill(Mill):
-    """A mill whose I/O is wired to the cell PLC."""
+    """A mill whose I/O is wired to the cell PLC.
+
+    The PLC tells whether it runs, for how long it has and for how long it was set; the start of a run
+    (on the lab clock, `started_s` in the status, as the twin's mill reports it) is known to the driver
+    that started it or saw it running, so that a station restarted mid-mill can tell its run from an
+    earlier one and follow it (ADR 0102, 0115). A run that ended while no driver watched has no start.
+    """
 
     def __init__(self, config: DeviceConfig, clock: Clock | None = None, base_dir: Path | None = None) -> None:
         super().__init__(config, clock)
         self.plc = PlcSignals(self.name, config.connection, SIGNALS, base_dir)
         self.timeout_s = float(config.connection.get("command_timeout_s", 10.0))
+        self._started_s: float | None = None  # lab time the last run started, if this driver knows it
 
     def connect(self) -> None:
         self.plc.link.connect()
@@ -61,6 +72,7 @@ class PlcMill(Mill):
         self.plc.write_double("frequency_setpoint", frequency_hz)
         self.plc.write_double("duration_setpoint", duration_s)
         self.plc.write_bool("run_request", True)
+        self._started_s = self.clock.now()
         try:
             self._wait("running", True, "mill start")
         except DeviceError:
@@ -93,10 +105,18 @@ class PlcMill(Mill):
         if not self.connected:
             return DeviceStatus(self.name, self.kind, False, "disconnected", fault=self.plc.link.last_error)
         running = bool(self.plc.cached("running"))
+        elapsed = float(self.plc.cached("elapsed", 0.0))
+        if running:
+            began = self.clock.now() - elapsed  # a run going on: it began this long ago
+            if self._started_s is None or abs(began - self._started_s) > RUN_START_SLACK_S:
+                self._started_s = began  # one this driver did not start (it was restarted meanwhile)
         values: dict[str, float | str | bool] = {
             "clamp_closed": bool(self.plc.cached("clamp_closed")),
-            "elapsed_s": float(self.plc.cached("elapsed", 0.0)),
+            "elapsed_s": elapsed,
+            "duration_s": float(self.plc.cached("duration", 0.0)),
         }
+        if self._started_s is not None:
+            values["started_s"] = self._started_s
         fault = str(self.plc.cached("fault", ""))
         return DeviceStatus(
             self.name,
