@@ -22,7 +22,7 @@ from rclpy.parameter import Parameter
 from rclpy.signals import SignalHandlerOptions
 
 from powderlab.core.errors import DeviceTimeoutError
-from powderlab.nodes import lab_manager, lifecycle_calls
+from powderlab.nodes import lifecycle_calls
 from powderlab.nodes.lab_client import LabClient
 from powderlab.nodes.lab_manager import LabManager
 
@@ -56,7 +56,7 @@ class StationWithLostReplies:
 
 
 def test_a_lost_lifecycle_reply_is_asked_again_and_the_station_still_comes_up(monkeypatch) -> None:
-    monkeypatch.setattr(lab_manager, "QUERY_TRY_S", 0.5)
+    monkeypatch.setattr(lifecycle_calls, "QUERY_TRY_S", 0.5)
     context = Context()
     rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
     name = f"station_{uuid.uuid4().hex[:8]}"

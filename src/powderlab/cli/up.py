@@ -26,7 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(a second signal kills the lab at once).",
     )
     add_lab_options(parser)
-    parser.add_argument("--startup-timeout", type=float, default=90.0, help="seconds without progress (no node changing state) before start-up is given up")
+    parser.add_argument(
+        "--startup-timeout",
+        type=float,
+        default=90.0,
+        help="seconds without progress (no node changing state) before start-up is given up",
+    )
     parser.add_argument("--autonomy", action="store_true", help="also start the autonomy node (campaigns)")
     parser.add_argument("--database", default=None, help="with --autonomy: campaign records (file or URL)")
     parser.add_argument(

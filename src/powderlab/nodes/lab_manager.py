@@ -40,7 +40,8 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from std_srvs.srv import SetBool, Trigger
 
-from powderlab.core.errors import DeviceTimeoutError, PowderLabError
+from powderlab.core.errors import PowderLabError
+from powderlab.nodes import lifecycle_calls
 from powderlab.nodes.conversions import stamp
 from powderlab.nodes.futures import wait_future
 from powderlab.nodes.qos import (
@@ -53,9 +54,6 @@ from powderlab.nodes.qos import (
     WALL_CLOCK,
 )
 from powderlab.nodes.station_node import spin_node
-
-# One get_state try: the answer normally takes milliseconds; a lost one is asked again after this.
-QUERY_TRY_S = 3.0
 
 STATE_LABELS = {
     State.PRIMARY_STATE_UNKNOWN: "unknown",
@@ -214,43 +212,19 @@ class LabManager(Node):
             self.get_logger().error(f"autostart: {text}")
 
     def _query_state(self, node: _Managed, timeout_s: float) -> int:
-        """Ask the node's lifecycle state, again every QUERY_TRY_S until timeout_s.
+        """The node's lifecycle state, asked again while a reply is lost (ADR 0110)."""
+        node.state = lifecycle_calls.query_state(node.get_state, timeout_s, f"{node.name}/get_state")
+        node.last_answer = time.monotonic()
+        return node.state
 
-        The first request to a service just discovered can be lost (its reply is sent before the
-        server has matched this client's reply reader), and get_state is safe to repeat: one lost
-        reply at start-up left a station unconfigured in CI (ADR 0109).
-        """
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try_s = max(min(QUERY_TRY_S, deadline - time.monotonic()), 0.1)
-            future = node.get_state.call_async(GetState.Request())
-            try:
-                response = wait_future(future, try_s, f"{node.name}/get_state")
-            except PowderLabError:
-                future.cancel()
-                if time.monotonic() >= deadline:
-                    raise DeviceTimeoutError(f"{node.name}/get_state", f"no answer within {timeout_s:g} s") from None
-                continue
-            node.state, node.last_answer = response.current_state.id, time.monotonic()
-            return node.state
-
-    def _transition(self, node: _Managed, transition: int, goal_state: int) -> bool:
-        """Ask for a transition; success is the node being in goal_state afterwards.
-
-        A reply lost on the way back (as in _query_state) is no failure when the node got there.
-        """
+    def _transition(self, node: _Managed, transition: int) -> bool:
+        """One transition; success is the node being in the transition's goal state afterwards (ADR 0110)."""
         timeout = float(self.get_parameter("transition_timeout_s").value)
-        request = ChangeState.Request(transition=Transition(id=transition))
-        future = node.change_state.call_async(request)
-        try:
-            response = wait_future(future, timeout, f"{node.name}/change_state")
-        except PowderLabError:
-            future.cancel()
-            response = None
-        state = self._query_state(node, timeout)
-        if response is None and state != goal_state:
-            raise DeviceTimeoutError(f"{node.name}/change_state", f"no answer within {timeout:g} s")
-        return state == goal_state
+        reached, node.state = lifecycle_calls.change_state(
+            node.change_state, node.get_state, transition, timeout, f"{node.name}/change_state"
+        )
+        node.last_answer = time.monotonic()
+        return reached
 
     def startup(self, names: list[str]) -> tuple[bool, str]:
         """Configure and activate nodes in order; stop at the first that fails."""
@@ -263,11 +237,11 @@ class LabManager(Node):
                         return False, f"{name}: lifecycle services not available after {wait_s:g} s"
                     state = self._query_state(node, wait_s)
                     if state == State.PRIMARY_STATE_UNCONFIGURED and not self._transition(
-                        node, Transition.TRANSITION_CONFIGURE, State.PRIMARY_STATE_INACTIVE
+                        node, Transition.TRANSITION_CONFIGURE
                     ):
                         return False, f"{name}: configure failed (see its log)"
                     if node.state == State.PRIMARY_STATE_INACTIVE and not self._transition(
-                        node, Transition.TRANSITION_ACTIVATE, State.PRIMARY_STATE_ACTIVE
+                        node, Transition.TRANSITION_ACTIVATE
                     ):
                         return False, f"{name}: activate failed (see its log)"
                     self._wanted_active.add(name)
@@ -285,13 +259,11 @@ class LabManager(Node):
                 try:
                     state = self._query_state(node, 5.0)
                     if state == State.PRIMARY_STATE_ACTIVE:
-                        self._transition(node, Transition.TRANSITION_DEACTIVATE, State.PRIMARY_STATE_INACTIVE)
+                        self._transition(node, Transition.TRANSITION_DEACTIVATE)
                     if node.state == State.PRIMARY_STATE_INACTIVE:
-                        self._transition(node, Transition.TRANSITION_CLEANUP, State.PRIMARY_STATE_UNCONFIGURED)
+                        self._transition(node, Transition.TRANSITION_CLEANUP)
                     if node.state == State.PRIMARY_STATE_UNCONFIGURED:
-                        self._transition(
-                            node, Transition.TRANSITION_UNCONFIGURED_SHUTDOWN, State.PRIMARY_STATE_FINALIZED
-                        )
+                        self._transition(node, Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
                 except PowderLabError as error:
                     problems.append(f"{name}: {error}")
         return not problems, "; ".join(problems) or f"shut down: {', '.join(names)}"
