@@ -8,6 +8,11 @@ precursor sets (so the choice of precursors matters; issue 16), a seeded sample 
 systems. Inventory (`--inventory broad`, the default): the site's dosing heads plus the phase
 library's one-cation powders (Li2O, BaO, MnO, Mn2O3, Mn3O4, CoO, Fe3O4, carbonates, nitrates,
 hydroxides, ...); `--inventory site`: the dosing heads only (every target then has one or two sets).
+`--doped N` adds N doped targets (truth/doped.py, ADR 0113): x = 0.25 of one cation of a screened
+library target replaced by the cation of an isostructural library phase (e.g. Zn0.75Mg0.25Cr2O4),
+with at least `--min-sets` precursor sets, a seeded sample; truth, diffractometer, analysis and
+planners then share one library copy holding them (the planners see the nominal doped phase,
+never how the truth forms it).
 
 Run: python -m bench.bench_planner [--count N] [--budget B] [--seed S] (OMP_NUM_THREADS=1 is set here).
 Writes the section "planner" of docs/benchmarks.md.
@@ -30,8 +35,9 @@ import numpy as np
 
 from bench.report import markdown_table, write_section
 from powderlab.autonomy.model import Attempt, ExperimentStatus, PhaseFraction, Target, elements_of
-from powderlab.chemistry.phases import default_library
+from powderlab.chemistry.phases import PhaseLibrary, default_library
 from powderlab.chemistry.truth import SynthesisModel
+from powderlab.chemistry.truth.doped import DOPED_ROLE, doped_candidates, with_doped
 from powderlab.chemistry.xrd.analyze import analyze_pattern
 from powderlab.chemistry.xrd.simulate import simulate_pattern
 from powderlab.core.recipes import Recipe
@@ -56,8 +62,9 @@ class TargetRun:
 class Lab:
     """Truth + XRD simulation + analysis, cached per recipe (the same recipe gives the same result)."""
 
-    def __init__(self, seed: int) -> None:
-        self.model = SynthesisModel(seed)
+    def __init__(self, seed: int, library: PhaseLibrary | None = None) -> None:
+        self.model = SynthesisModel(seed, library=library)
+        self.library = library if library is not None else default_library()
         self.seed = seed
         self._cache: dict[str, tuple[float, tuple[PhaseFraction, ...]]] = {}
         self.analyses = 0
@@ -73,12 +80,14 @@ class Lab:
         amorphous = min(outcome.amorphous_total_mg / total, 0.95) if total > 0 else 0.0
         fractions = outcome.weight_fractions()
         digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little")
-        pattern = simulate_pattern(fractions, seed=digest, amorphous_fraction=amorphous if fractions else 0.95)
+        pattern = simulate_pattern(
+            fractions, seed=digest, amorphous_fraction=amorphous if fractions else 0.95, library=self.library
+        )
         elements = set(elements_of(recipe.target))
         for dose in recipe.precursors:
             elements.update(elements_of(dose.powder))
         start = time.perf_counter()
-        analysis = analyze_pattern(pattern, elements=sorted(elements))
+        analysis = analyze_pattern(pattern, elements=sorted(elements), library=self.library)
         self.analysis_s += time.perf_counter() - start
         self.analyses += 1
         phases = tuple(PhaseFraction(p.phase_id, p.formula, p.weight_fraction, p.confidence) for p in analysis.phases)
@@ -147,6 +156,34 @@ def pick_targets(
     return chosen, sorted(rejected)
 
 
+def pick_doped(
+    count: int, seed: int, inventory: Inventory | None = None, min_sets: int = 1, fraction: float = 0.25
+) -> tuple[list[str], PhaseLibrary]:
+    """Doped targets: every (screened library target, isostructural library phase with one cation
+    replaced) pair as host(1-x) dopant(x), kept when it has at least `min_sets` precursor sets; a
+    seeded sample of `count`. Returns their ids and the library copy holding them."""
+    base = default_library()
+    screener = Screener(inventory=inventory)
+    hosts = [p.phase_id for p in base.with_role("target") if screener.screen(p.phase_id).passed]
+    pairs = doped_candidates(base, hosts)
+    library = with_doped(base, [(h, e, fraction) for h, e in pairs])
+    sets = ArrowsPlanner(inventory=inventory, library=library)
+    qualifying = sorted(p.phase_id for p in library.with_role(DOPED_ROLE) if len(sets.sets(p.phase_id)) >= min_sets)
+    rng = np.random.default_rng([seed, 16])
+    chosen = sorted(rng.permutation(qualifying)[:count].tolist()) if 0 < count < len(qualifying) else qualifying
+    keep = set(chosen)
+    trimmed = with_doped(base, [(h, e, fraction) for h, e in pairs if _doped_id(library, h, e) in keep])
+    return chosen, trimmed
+
+
+def _doped_id(library: PhaseLibrary, host: str, end_member: str) -> str:
+    return next(
+        p.phase_id
+        for p in library.with_role(DOPED_ROLE)
+        if p.provenance["host"] == host and p.provenance["end_member"] == end_member
+    )
+
+
 def summary(runs: list[TargetRun]) -> dict[str, float]:
     made = sum(r.made for r in runs)
     experiments = sum(r.experiments for r in runs)
@@ -160,13 +197,15 @@ def summary(runs: list[TargetRun]) -> dict[str, float]:
     }
 
 
-def planners_for(seed: int, only: str = "", inventory: Inventory | None = None) -> dict[str, Callable[[], object]]:
+def planners_for(
+    seed: int, only: str = "", inventory: Inventory | None = None, library: PhaseLibrary | None = None
+) -> dict[str, Callable[[], object]]:
     planners: dict[str, Callable[[], object]] = {
-        "random precursors + temperature": lambda: RandomPlanner(seed, inventory=inventory),
-        "driving-force ranking, no learning": lambda: RankingPlanner(inventory=inventory),
-        "ARROWS-like active learning (ours)": lambda: ArrowsPlanner(inventory=inventory),
+        "random precursors + temperature": lambda: RandomPlanner(seed, inventory=inventory, library=library),
+        "driving-force ranking, no learning": lambda: RankingPlanner(inventory=inventory, library=library),
+        "ARROWS-like active learning (ours)": lambda: ArrowsPlanner(inventory=inventory, library=library),
         "literature recipes first, then active learning (campaign default)": lambda: LiteratureStartPlanner(
-            inventory=inventory
+            inventory=inventory, library=library
         ),
     }
     if only:
@@ -176,12 +215,17 @@ def planners_for(seed: int, only: str = "", inventory: Inventory | None = None) 
 
 
 def run_world(
-    seed: int, targets: list[str], budget: int, only: str = "", inventory: Inventory | None = None
+    seed: int,
+    targets: list[str],
+    budget: int,
+    only: str = "",
+    inventory: Inventory | None = None,
+    library: PhaseLibrary | None = None,
 ) -> tuple[dict[str, list[TargetRun]], Lab]:
     """Every planner (a fresh one) on every target in the world of one seed."""
-    lab = Lab(seed)
+    lab = Lab(seed, library)
     results: dict[str, list[TargetRun]] = {}
-    for label, factory in planners_for(seed, only, inventory).items():
+    for label, factory in planners_for(seed, only, inventory, library).items():
         planner = factory()
         results[label] = [closed_loop(planner, lab, t, budget) for t in targets]
         s = summary(results[label])
@@ -201,16 +245,22 @@ def main() -> None:
     )
     parser.add_argument("--inventory", choices=("broad", "site"), default="broad", help="powders the planners may use")
     parser.add_argument("--min-sets", type=int, default=3, help="targets with at least this many precursor sets")
+    parser.add_argument("--doped", type=int, default=15, help="doped targets added (a seeded sample; 0: none)")
+    parser.add_argument("--no-undoped", action="store_true", help="doped targets only (with --doped N)")
     args = parser.parse_args()
     if args.only:
         args.no_write = True
     start = time.perf_counter()
     inventory = bench_inventory(args.inventory)
     targets, rejected = pick_targets(args.count, args.seed, inventory, args.min_sets)
-    results, lab = run_world(args.seed, targets, args.budget, args.only, inventory)
+    if args.no_undoped:
+        targets = []
+    doped, library = pick_doped(args.doped, args.seed, inventory, args.min_sets) if args.doped else ([], None)
+    targets = targets + doped
+    results, lab = run_world(args.seed, targets, args.budget, args.only, inventory, library)
     others = []
     for seed in [int(x) for x in args.other_seeds.split(",") if x.strip()]:
-        world, _ = run_world(seed, targets, args.budget, args.only, inventory)
+        world, _ = run_world(seed, targets, args.budget, args.only, inventory, library)
         for label, runs in world.items():
             s = summary(runs)
             others.append(
@@ -251,9 +301,18 @@ def main() -> None:
             f"Closed loop against the hidden-truth model (seed {args.seed}) with XRD simulated from its "
             "crystalline fractions and amorphous share and analysed by whole-pattern fitting (ADR 0043): "
             "the planners see only the analysis. "
-            f"Targets: {len(targets)} of the library targets that pass the planner's screening (hull <= 25 meV/atom, "
-            f"air, dosable; {len(rejected)} rejected: {', '.join(rejected)}) and have at least {args.min_sets} "
-            f"balanced precursor sets in the inventory (all multi-cation; the choice of precursors matters), "
+            f"Targets: {len(targets) - len(doped)} of the library targets that pass the planner's screening "
+            f"(hull <= 25 meV/atom, air, dosable; {len(rejected)} rejected: {', '.join(rejected)}) and have at "
+            f"least {args.min_sets} balanced precursor sets in the inventory (all multi-cation), "
+            + (
+                f"plus {len(doped)} doped targets (selection rule: x = 0.25 of one cation of a screened library "
+                "target replaced by the cation of an isostructural library phase, e.g. Zn0.75Mg0.25Cr2O4, with "
+                f"at least {args.min_sets} precursor sets; a seeded sample; the planners get the nominal doped "
+                "phase, the truth forms it only from a free dopant source, ADR 0113), "
+                if doped
+                else ""
+            )
+            + "seeded samples (the sample rule never looks at outcomes), "
             f"budget {args.budget} experiments per target, inventory: "
             + (
                 "the dosing heads of hardware/default.yaml plus the phase library's one-cation powders "
@@ -278,6 +337,24 @@ def main() -> None:
             ),
             "",
             f"- A-Lab (Szymanski et al. 2023): 41 / 58 = {100 * A_LAB_SUCCESS:.0f} %.",
+            *(
+                [
+                    "- made, undoped / doped targets: "
+                    + "; ".join(
+                        f"{label.split(',')[0].split(' (')[0]} {sum(r.made for r in runs if r.target not in doped)}"
+                        f" / {sum(r.made for r in runs if r.target in doped)}"
+                        for label, runs in results.items()
+                    )
+                    + f" (of {len(targets) - len(doped)} / {len(doped)})",
+                    "- first recipe right: "
+                    + "; ".join(
+                        f"{label.split(',')[0].split(' (')[0]} {sum(r.made and r.experiments == 1 for r in runs)}"
+                        for label, runs in results.items()
+                    ),
+                ]
+                if doped
+                else []
+            ),
             f"- made by active learning after a failed first recipe: {len(rescued)} ({', '.join(rescued) or 'none'})",
             f"- patterns analysed: {lab.analyses} (mean {lab.analysis_s / max(lab.analyses, 1):.2f} s each; "
             f"identical recipes share one result); wall time {wall:.0f} s",

@@ -10,9 +10,20 @@ than O, C, H, N, which the furnace atmosphere exchanges). At each step of the he
    set at each mixing ratio minimises the grand potential (a small linear programme); the rate is
    Arrhenius above onset times 1 - exp(-|dG| / 30 meV/atom), so a last step with a small driving
    force is sluggish; milling raises the contact factor, a melt speeds reactions up;
+   a product must also nucleate: the rate carries exp(-(dG_c / |dG|)^2 * T_ref / T) (classical
+   nucleation, barrier ~ 1/dG^2; dG_c = World.kinetic_threshold_ev, ~50 meV/atom per the A-Lab's
+   sluggish steps, drawn per product), so a pair that first forms a stable intermediate can leave
+   too little driving force for the target at any furnace temperature: the precursor choice
+   matters (ARROWS; ADR 0113);
 3. products formed below their hidden crystallisation temperature stay amorphous until heated;
 4. volatile free phases (MoO3, Bi2O3, Li2O/Li2CO3, K2O, ...) lose mass at high temperature;
 5. hidden energy offsets make some targets not really stable: they never form or decompose.
+
+Doped phases of the library (role "doped", truth/doped.py) form only from a free dopant source:
+a product of a reaction in which every dopant-bearing reactant is a one-cation phase (oxide,
+carbonate, hydroxide, nitrate); a reaction that forms the host pulls such a source in at the
+pair's rate (the dopant diffuses in with the host's cations). A dopant already in a multi-cation
+intermediate (e.g. the end member, formed first from a reactive dopant precursor) stays there.
 """
 
 from __future__ import annotations
@@ -25,11 +36,12 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.optimize import linprog, nnls
 
 from powderlab.chemistry.gases import AIR, Atmosphere, open_element_potentials
 from powderlab.chemistry.phases import GAS_ELEMENTS, Phase, PhaseLibrary, default_library
 from powderlab.chemistry.thermo import Thermo, default_thermo
+from powderlab.chemistry.truth.doped import DOPED_ROLE
 from powderlab.chemistry.truth.world import World
 from powderlab.core.errors import UnknownResourceError, ValidationError
 from powderlab.core.recipes import FurnaceLimits, HeatingProfile, MillingSettings, SegmentKind
@@ -47,6 +59,7 @@ CRYSTALLISATION_RATE_PER_H = 2.0
 VOLATILITY_ACTIVATION_J_MOL = 300_000.0
 MIN_REACTION_EV = 1e-3
 THREE_BODY_FACTOR = 0.25  # three phases meeting at once are rarer than a pair
+NUCLEATION_REFERENCE_K = 1273.15  # the nucleation threshold is dG_c at this temperature
 TINY = 1e-9
 
 
@@ -122,15 +135,29 @@ class _Reaction:
 class SynthesisModel:
     """Decides what forms from precursors, a heating profile and milling. Seeded, reproducible."""
 
-    def __init__(self, seed: int = 0, library: PhaseLibrary | None = None, atmosphere: Atmosphere = AIR) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        library: PhaseLibrary | None = None,
+        atmosphere: Atmosphere = AIR,
+        kinetic_threshold_ev: float | None = None,
+    ) -> None:
         self.seed = int(seed)
-        self.world = World(self.seed)
+        # kinetic_threshold_ev: the nucleation threshold dG_c (None: the World default, 0: none; ADR 0113)
+        self.world = (
+            World(self.seed)
+            if kinetic_threshold_ev is None
+            else World(self.seed, kinetic_threshold_ev=kinetic_threshold_ev)
+        )
         self.library = library if library is not None else default_library()
         self.thermo = default_thermo() if library is None else Thermo(self.library)
         self.atmosphere = atmosphere
         self._phi: dict[tuple[str, int], float] = {}
         self._reactions: dict[tuple, _Reaction | None] = {}
         self._closed: dict[str, dict[str, float]] = {}
+        self._doped_by_host: dict[str, list[Phase]] = {}
+        for phase in self.library.with_role(DOPED_ROLE):
+            self._doped_by_host.setdefault(str(phase.provenance.get("host", "")), []).append(phase)
 
     # --- public -------------------------------------------------------------------------------
 
@@ -208,7 +235,12 @@ class SynthesisModel:
             return self._reactions[key]
         reactants = [self.library.get(n) for n in names]
         closed = set().union(*(set(self._closed_composition(p)) for p in reactants))
-        usable = [p for p in candidates if set(self._closed_composition(p)) <= closed]
+        usable = [
+            p
+            for p in candidates
+            if set(self._closed_composition(p)) <= closed
+            and (DOPED_ROLE not in p.roles or self._free_dopant(p, reactants))
+        ]
         elements = sorted(closed)
         t = key[1] * TEMPERATURE_BIN_K
 
@@ -279,10 +311,14 @@ class SynthesisModel:
                 reactions.append((reaction.driving_ev_per_atom, reaction, DECOMPOSITION_RATE_PER_H * g))
         for group in [*combinations(present, 2), *combinations(present, 3)]:
             phases = [self.library.get(n) for n in group]
+            if any(DOPED_ROLE in p.roles for p in phases):
+                continue  # a formed solid solution is the host with a dopant: it reacts no further
             onset = float(np.median([self.world.onset_c(p, q) for p, q in combinations(phases, 2)]))
             if temperature_c < onset:
                 continue
             reaction = self._reaction(group, candidates, temperature_k)
+            if reaction is not None and len(group) == 2 and self._doped_by_host:
+                reaction = self._with_dopant(reaction, group, present, candidates, temperature_k)
             if reaction is None or (
                 len(group) == 3 and not self._needs_three(reaction, group, candidates, temperature_k)
             ):
@@ -291,6 +327,7 @@ class SynthesisModel:
             arrhenius = math.exp(ACTIVATION_J_MOL / GAS_CONSTANT * (1.0 / onset_k - 1.0 / temperature_k))
             melt = 4.0 if temperature_c > min(self.world.melting_c(p) for p in phases) else 1.0
             g = 1.0 - math.exp(-abs(reaction.driving_ev_per_atom) / SLUGGISH_EV_PER_ATOM)
+            g *= self._nucleation(reaction, temperature_k)
             factor = float(np.mean([self.world.rate_factor(p, q) for p, q in combinations(phases, 2)]))
             if len(group) == 3:
                 factor *= THREE_BODY_FACTOR
@@ -300,6 +337,85 @@ class SynthesisModel:
             self._apply(state, reaction, rate, dt_h=dt_h, temperature_c=temperature_c, time_h=time_h)
         self._crystallise(state, temperature_c, dt_h, time_h)
         self._volatilise(state, temperature_c, dt_h, time_h)
+
+    def _free_dopant(self, doped: Phase, reactants: list[Phase]) -> bool:
+        """A doped phase may form here: its dopant comes only from one-cation reactants."""
+        dopant = str(doped.provenance.get("dopant", ""))
+        bearing = [r for r in reactants if dopant in self._closed_composition(r)]
+        return bool(bearing) and all(len(self._closed_composition(r)) == 1 for r in bearing)
+
+    def _with_dopant(
+        self,
+        reaction: _Reaction,
+        group: tuple[str, ...],
+        present: list[str],
+        candidates: list[Phase],
+        temperature_k: float,
+    ) -> _Reaction:
+        """A pair forming a doped phase's host pulls in a free dopant source present in the crucible:
+        the pair's reaction becomes the three-phase one that forms the doped phase, at the pair's rate."""
+        for host in [p for p in reaction.products if p in self._doped_by_host]:
+            for doped in self._doped_by_host[host]:
+                dopant = str(doped.provenance.get("dopant", ""))
+                for source in present:
+                    if source in group or set(self._closed_composition(self.library.get(source))) != {dopant}:
+                        continue
+                    doping = self._doping_reaction(doped, tuple(sorted((*group, source))), temperature_k)
+                    if doping is not None:
+                        return doping
+        return reaction
+
+    def _doping_reaction(self, doped: Phase, names: tuple[str, ...], temperature_k: float) -> _Reaction | None:
+        """The reactants, in the doped phase's proportions, forming the doped phase alone (None when
+        they cannot make it exactly or it is not downhill)."""
+        key = (DOPED_ROLE, doped.phase_id, names, round(temperature_k / TEMPERATURE_BIN_K))
+        if key in self._reactions:
+            return self._reactions[key]
+        reactants = [self.library.get(n) for n in names]
+        wanted = self._closed_composition(doped)
+        elements = sorted(wanted)
+        result = None
+        if set().union(*(set(self._closed_composition(r)) for r in reactants)) == set(elements):
+            matrix = np.array(
+                [
+                    [self._closed_composition(r).get(el, 0.0) / self._closed_atoms(r) for r in reactants]
+                    for el in elements
+                ]
+            )
+            target = np.array([wanted[el] / self._closed_atoms(doped) for el in elements])
+            shares, residual = nnls(matrix, target)
+            if residual < 1e-6 and np.all(shares > 1e-9):
+                t = key[3] * TEMPERATURE_BIN_K
+                drive = self._phi_per_closed_atom(doped, t) - sum(
+                    float(x) * self._phi_per_closed_atom(r, t) for x, r in zip(shares, reactants, strict=True)
+                )
+                atoms = sum(
+                    float(x) * r.composition.num_atoms / self._closed_atoms(r)
+                    for x, r in zip(shares, reactants, strict=True)
+                )
+                if drive < -MIN_REACTION_EV:
+                    total = float(np.sum(shares))
+                    result = _Reaction(
+                        reactants=names,
+                        coefficients=tuple(float(x) / total for x in shares),
+                        products={doped.phase_id: 1.0 / total},
+                        driving_ev_per_atom=drive / atoms,
+                    )
+        self._reactions[key] = result
+        return result
+
+    def _nucleation(self, reaction: _Reaction, temperature_k: float) -> float:
+        """Share of the rate left by the nucleation barrier of the reaction's main new product:
+        exp(-(dG_c / |dG|)^2 * T_ref / T); 1 with no threshold or only reactants on both sides."""
+        fresh = {p: v for p, v in reaction.products.items() if p not in reaction.reactants}
+        if not fresh:
+            return 1.0
+        product = self.library.get(max(fresh, key=lambda p: (fresh[p], p)))
+        threshold = self.world.nucleation_threshold_ev(product)
+        if threshold <= 0:
+            return 1.0
+        drive = max(abs(reaction.driving_ev_per_atom), 1e-6)
+        return math.exp(-((threshold / drive) ** 2) * NUCLEATION_REFERENCE_K / temperature_k)
 
     def _needs_three(
         self, reaction: _Reaction, group: tuple[str, ...], candidates: list[Phase], temperature_k: float

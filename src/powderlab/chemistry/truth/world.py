@@ -16,6 +16,7 @@ from powderlab.chemistry.phases import Phase
 
 DEFAULT_MELTING_C = 1600.0  # oxides without a tabulated melting point
 ONSET_TAMMAN_FACTOR = 0.6  # reactions start near 0.6 Tm (K) of the lower-melting reactant
+DOPED_ENERGY_SIGMA_SHARE = 0.3  # a doped phase's hidden energy error, as a share of energy_sigma_ev
 GLASS_FORMERS = frozenset({"P", "Si", "B"})
 # Volatile free phases: (loss per hour at the reference temperature, reference C, start C)
 VOLATILITY = {
@@ -44,6 +45,10 @@ class World:
     energy_sigma_ev: float = 0.010
     unstable_target_share: float = 0.12
     unstable_offset_ev: tuple[float, float] = (0.03, 0.07)
+    # nucleation threshold of a product (eV/atom; 0: none): A-Lab steps under ~50 meV/atom were
+    # sluggish (Szymanski et al. 2023); drawn per product phase, lognormal sigma 0.2 (ADR 0113)
+    kinetic_threshold_ev: float = 0.05
+    kinetic_threshold_sigma: float = 0.2
 
     def energy_offset(self, phase: Phase) -> float:
         """Hidden error of the library energy (eV/atom); some targets are not really stable."""
@@ -55,9 +60,18 @@ class World:
             return NovelWorld(self.seed).energy_offset(phase)
         rng = _rng(self.seed, "energy", phase.phase_id)
         offset = float(rng.normal(0.0, self.energy_sigma_ev))
+        if "doped" in phase.roles:  # an ideal-solution estimate from host and end member: a small error
+            return offset * DOPED_ENERGY_SIGMA_SHARE
         if "target" in phase.roles and rng.random() < self.unstable_target_share:
             offset += float(rng.uniform(*self.unstable_offset_ev))
         return offset
+
+    def nucleation_threshold_ev(self, phase: Phase) -> float:
+        """Driving force (eV/atom) below which this product hardly nucleates (hidden, per phase)."""
+        if self.kinetic_threshold_ev <= 0:
+            return 0.0
+        noise = float(_rng(self.seed, "nucleation", phase.phase_id).normal(0.0, self.kinetic_threshold_sigma))
+        return self.kinetic_threshold_ev * math.exp(noise)
 
     def melting_c(self, phase: Phase) -> float:
         return float(phase.thermal.get("melting_c") or phase.thermal.get("decomposition_c") or DEFAULT_MELTING_C)
