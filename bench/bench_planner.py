@@ -12,7 +12,11 @@ hydroxides, ...); `--inventory site`: the dosing heads only (every target then h
 library target replaced by the cation of an isostructural library phase (e.g. Zn0.75Mg0.25Cr2O4),
 with at least `--min-sets` precursor sets, a seeded sample; truth, diffractometer, analysis and
 planners then share one library copy holding them (the planners see the nominal doped phase,
-never how the truth forms it).
+never how the truth forms it). `--hard-fraction F` (off by default) keeps only hard targets (issue 16
+item 6, "the first guess is often wrong"): before any planner runs, each candidate of both pools is
+scored in the truth of --seed (truth/first_guess.py: every precursor set x 600-1200 C by 100 C at 4 h,
+success = truth yield >= 0.5, no XRD) and kept when more than 0 and at most F of these first guesses
+work; candidates in a seeded order until --count undoped and --doped doped are kept.
 
 Run: python -m bench.bench_planner [--count N] [--budget B] [--seed S] (OMP_NUM_THREADS=1 is set here).
 Writes the section "planner" of docs/benchmarks.md.
@@ -38,6 +42,12 @@ from powderlab.autonomy.model import Attempt, ExperimentStatus, PhaseFraction, T
 from powderlab.chemistry.phases import PhaseLibrary, default_library
 from powderlab.chemistry.truth import SynthesisModel
 from powderlab.chemistry.truth.doped import DOPED_ROLE, doped_candidates, with_doped
+from powderlab.chemistry.truth.first_guess import (
+    FIRST_GUESS_DWELL_H,
+    FIRST_GUESS_TEMPERATURES_C,
+    FirstGuessOdds,
+    first_guess_odds,
+)
 from powderlab.chemistry.xrd.analyze import analyze_pattern
 from powderlab.chemistry.xrd.simulate import simulate_pattern
 from powderlab.core.recipes import Recipe
@@ -176,6 +186,58 @@ def pick_doped(
     return chosen, trimmed
 
 
+def all_doped(
+    inventory: Inventory | None = None, min_sets: int = 1, fraction: float = 0.25
+) -> tuple[list[str], PhaseLibrary]:
+    """Every doped candidate of `pick_doped` (no sample) and the library copy holding all of them."""
+    base = default_library()
+    screener = Screener(inventory=inventory)
+    hosts = [p.phase_id for p in base.with_role("target") if screener.screen(p.phase_id).passed]
+    library = with_doped(base, [(h, e, fraction) for h, e in doped_candidates(base, hosts)])
+    sets = ArrowsPlanner(inventory=inventory, library=library)
+    return sorted(p.phase_id for p in library.with_role(DOPED_ROLE) if len(sets.sets(p.phase_id)) >= min_sets), library
+
+
+def pick_hard(
+    candidates: list[str],
+    count: int,
+    seed: int,
+    salt: int,
+    bound: float,
+    inventory: Inventory | None,
+    library: PhaseLibrary | None,
+) -> tuple[list[FirstGuessOdds], int, int]:
+    """Hard targets from a candidate pool, computed in the truth of `seed` before any planner runs:
+    candidates in a seeded order, each scored by `first_guess_odds` over every precursor set the
+    planners' inventory gives x FIRST_GUESS_TEMPERATURES_C at FIRST_GUESS_DWELL_H, kept by
+    `FirstGuessOdds.is_hard`, until `count` are kept (0: the whole pool). Returns the kept odds, how many
+    candidates were scored and how many of those scored 0 (no first guess works)."""
+    model = SynthesisModel(seed, library=library)
+    sets = ArrowsPlanner(inventory=inventory, library=library)
+    order = np.random.default_rng([seed, 113, salt]).permutation(sorted(candidates)).tolist()
+    kept: list[FirstGuessOdds] = []
+    scored = impossible = 0
+    for formula in order:
+        if count and len(kept) >= count:
+            break
+        odds = first_guess_odds(model, formula, [s.precursors for s in sets.sets(formula)])
+        scored += 1
+        impossible += odds.worked == 0
+        verdict = "kept" if odds.is_hard(bound) else "dropped"
+        print(f"first guesses {formula}: {odds.worked}/{odds.tried} = {odds.fraction:.2f} {verdict}", flush=True)
+        if odds.is_hard(bound):
+            kept.append(odds)
+    return sorted(kept, key=lambda o: o.target), scored, impossible
+
+
+def _hit_chance(odds: FirstGuessOdds, draws: int) -> float:
+    """Chance that `draws` distinct uniform picks from the grid hit at least one working guess."""
+    miss = 1.0
+    for k in range(min(draws, odds.tried)):
+        miss *= max(odds.tried - odds.worked - k, 0) / (odds.tried - k)
+    return 1.0 - miss
+
+
 def _doped_id(library: PhaseLibrary, host: str, end_member: str) -> str:
     return next(
         p.phase_id
@@ -247,15 +309,48 @@ def main() -> None:
     parser.add_argument("--min-sets", type=int, default=3, help="targets with at least this many precursor sets")
     parser.add_argument("--doped", type=int, default=15, help="doped targets added (a seeded sample; 0: none)")
     parser.add_argument("--no-undoped", action="store_true", help="doped targets only (with --doped N)")
+    parser.add_argument(
+        "--hard-fraction",
+        type=float,
+        default=None,
+        help="keep only targets whose first guesses (every precursor set x 600-1200 C by 100 C, 4 h) make the "
+        "target in the truth of --seed in more than 0 and at most this fraction of cases (scored before any "
+        "planner runs, in a seeded order until --count undoped and --doped doped are kept); default: off",
+    )
     args = parser.parse_args()
     if args.only:
         args.no_write = True
     start = time.perf_counter()
     inventory = bench_inventory(args.inventory)
-    targets, rejected = pick_targets(args.count, args.seed, inventory, args.min_sets)
-    if args.no_undoped:
-        targets = []
-    doped, library = pick_doped(args.doped, args.seed, inventory, args.min_sets) if args.doped else ([], None)
+    hard: dict[str, FirstGuessOdds] = {}
+    hard_pools: list[str] = []
+    if args.hard_fraction is None:
+        targets, rejected = pick_targets(args.count, args.seed, inventory, args.min_sets)
+        if args.no_undoped:
+            targets = []
+        doped, library = pick_doped(args.doped, args.seed, inventory, args.min_sets) if args.doped else ([], None)
+    else:
+        # one library holding every doped candidate, for the scoring and the run alike (the truth of a
+        # target must be the one it was selected in)
+        pool, rejected = pick_targets(0, args.seed, inventory, args.min_sets)
+        doped_pool, library = all_doped(inventory, args.min_sets) if args.doped else ([], None)
+        targets, doped = [], []
+        for name, candidates, count, salt in (
+            ("undoped", [] if args.no_undoped else pool, args.count, 0),
+            ("doped", doped_pool, args.doped, 1),
+        ):
+            if not candidates:
+                continue
+            kept, scored, impossible = pick_hard(
+                candidates, count, args.seed, salt, args.hard_fraction, inventory, library
+            )
+            hard.update({o.target: o for o in kept})
+            (targets if name == "undoped" else doped).extend(o.target for o in kept)
+            hard_pools.append(
+                f"{name}: {len(candidates)} candidates, {scored} scored in the seeded order, {len(kept)} kept, "
+                f"{impossible} scored 0 (no first guess works)"
+            )
+            print(f"hard {hard_pools[-1]}", flush=True)
     targets = targets + doped
     results, lab = run_world(args.seed, targets, args.budget, args.only, inventory, library)
     others = []
@@ -290,7 +385,8 @@ def main() -> None:
     ours = results.get("ARROWS-like active learning (ours)", next(iter(results.values())))
     per_target = []
     for i, formula in enumerate(targets):
-        cells = [formula]
+        odds = hard.get(formula)
+        cells = [formula] + ([f"{odds.worked}/{odds.tried} = {odds.fraction:.2f}"] if odds else [])
         for runs in results.values():
             r = runs[i]
             cells.append(f"{'made' if r.made else 'no'} in {r.experiments} (best {max(r.yields, default=0):.2f})")
@@ -312,8 +408,20 @@ def main() -> None:
                 if doped
                 else ""
             )
-            + "seeded samples (the sample rule never looks at outcomes), "
-            f"budget {args.budget} experiments per target, inventory: "
+            + (
+                "seeded samples (the sample rule never looks at outcomes), "
+                if not hard
+                else f"HARD-TARGET SELECTION (--hard-fraction {args.hard_fraction:g}): before any planner runs, "
+                "each candidate (in a seeded order) is scored in the truth of this seed: every balanced precursor "
+                "set the inventory gives x "
+                f"{FIRST_GUESS_TEMPERATURES_C[0]:.0f}-{FIRST_GUESS_TEMPERATURES_C[-1]:.0f} C by 100 C at "
+                f"{FIRST_GUESS_DWELL_H:g} h (the random planner's grid), success = the truth's target weight "
+                "fraction >= 0.5 (no XRD); kept when more than 0 and at most "
+                f"{100 * args.hard_fraction:.0f} % of these first guesses work, until the count is reached "
+                f"({'; '.join(hard_pools)}); the planners never see the scores. The truth, XRD and planners "
+                "share one library holding every doped candidate. "
+            )
+            + f"budget {args.budget} experiments per target, inventory: "
             + (
                 "the dosing heads of hardware/default.yaml plus the phase library's one-cation powders "
                 f"({len(inventory.powders)} powders). "
@@ -346,13 +454,23 @@ def main() -> None:
                         for label, runs in results.items()
                     )
                     + f" (of {len(targets) - len(doped)} / {len(doped)})",
-                    "- first recipe right: "
-                    + "; ".join(
-                        f"{label.split(',')[0].split(' (')[0]} {sum(r.made and r.experiments == 1 for r in runs)}"
-                        for label, runs in results.items()
-                    ),
                 ]
                 if doped
+                else []
+            ),
+            "- first recipe right: "
+            + "; ".join(
+                f"{label.split(',')[0].split(' (')[0]} {sum(r.made and r.experiments == 1 for r in runs)}"
+                for label, runs in results.items()
+            ),
+            *(
+                [
+                    f"- mean first-guess fraction of the selected targets: "
+                    f"{np.mean([o.fraction for o in hard.values()]):.2f} (a random planner's chance of "
+                    f"at least one hit in {args.budget} distinct draws, averaged over the targets: "
+                    f"{np.mean([_hit_chance(o, args.budget) for o in hard.values()]):.2f})"
+                ]
+                if hard
                 else []
             ),
             f"- made by active learning after a failed first recipe: {len(rescued)} ({', '.join(rescued) or 'none'})",
@@ -373,7 +491,9 @@ def main() -> None:
             ),
             f"<details><summary>per target (seed {args.seed})</summary>",
             "",
-            markdown_table(["target", *results.keys()], per_target),
+            markdown_table(
+                ["target", *(["first guesses that work (truth)"] if hard else []), *results.keys()], per_target
+            ),
             "",
             "</details>",
         ]
