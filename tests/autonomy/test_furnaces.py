@@ -129,3 +129,21 @@ def test_a_part_filled_batch_waits_for_more_of_its_profile_then_heats_after_batc
     w.clock.t += 1
     furnaces.heat(set(), launched.append)
     assert [op.action for op in launched] == ["heat"]
+
+
+def test_a_part_filled_run_whose_crucibles_joined_a_batch_wait_ago_heats_once_they_are_loaded():
+    # ADR 0111: the wait runs from the last crucible that joined the run, not the last one loaded
+    # (a run queued behind another is loaded only when its furnace frees, long after they joined)
+    w = world(now=100_000.0)
+    batch = w.batch(900.0, state=FILLING, furnace="furnace_1")
+    sample = w.sample(w.experiment(w.target(), 900.0), "furnace_1/slot_1", SampleStatus.MILLED, batch)
+    w.sample(w.experiment(w.target("NaNbO3"), 800.0), "dosing/balance")  # work upstream: the run may wait
+    batch.last_load_s = w.clock()  # loaded just now
+    furnaces = Furnaces(w.state, w.config)
+    launched = []
+    sample.created_s = batch.created_s = w.clock() - w.config.batch_wait_s + 1  # joined not long ago: waits
+    furnaces.heat(set(), launched.append)
+    assert launched == [] and not batch.closed
+    sample.created_s = batch.created_s = w.clock() - w.config.batch_wait_s  # joined a batch wait ago: heats
+    furnaces.heat(set(), launched.append)
+    assert [(op.action, op.batch_id) for op in launched] == [("heat", batch.id)] and batch.closed

@@ -196,7 +196,14 @@ class Furnaces:
             if len(loaded) < len(members):
                 continue
             if not batch.closed:
-                waited = now - (batch.last_load_s if batch.last_load_s is not None else batch.created_s)
+                # the wait for more crucibles runs from the last one that joined the run (was
+                # admitted), not from the last one loaded: a run queued behind another whose
+                # crucibles all joined long ago heats once they are in the furnace, instead of
+                # idling it for another batch_wait_s (ADR 0111). Never later than before.
+                joined = max([batch.created_s, *(s.created_s for s in members)])
+                if batch.last_load_s is not None:
+                    joined = min(joined, batch.last_load_s)
+                waited = now - joined
                 more = batch.key in pending_keys
                 if len(members) >= batch.capacity or (
                     not more and (waited >= self.config.batch_wait_s or (not upstream and not pending_keys))
