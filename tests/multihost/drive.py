@@ -40,6 +40,23 @@ def say(event: str, **data: Any) -> None:
     print(json.dumps({"event": event, "t": time.time(), **data}), flush=True)
 
 
+def settled_positions(client: Any, settle_s: float = 2.0, timeout_s: float = 20.0) -> dict[str, str]:
+    """The lab's position table once it has not changed for settle_s.
+
+    The last move's table update reaches this computer on its own path; under load it came after
+    the campaign's finished progress (a crucible still at xrd/recovery that the records had in done/).
+    """
+    table = {name: p.labware_id for name, p in client.positions(10.0).items() if p.labware_id}
+    stable_since = time.monotonic()
+    deadline = stable_since + timeout_s
+    while time.monotonic() - stable_since < settle_s and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = {name: p.labware_id for name, p in client.positions(10.0).items() if p.labware_id}
+        if now != table:
+            table, stable_since = now, time.monotonic()
+    return table
+
+
 def campaign(client: Any, targets_file: str) -> None:
     from powderlab.nodes.autonomy_client import AutonomyClient
 
@@ -61,7 +78,7 @@ def campaign(client: Any, targets_file: str) -> None:
             say("progress", state=final.state, reasons=list(final.reasons))
         if (final is not None and final.state == "aborted") or time.monotonic() > deadline:
             break
-    table = {name: p.labware_id for name, p in client.positions(10.0).items() if p.labware_id}
+    table = settled_positions(client)
     say(
         "finished",
         state=final.state,

@@ -186,6 +186,9 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -
             process.wait(timeout=10)
             kills.append(round(wait, 2))
         process = subprocess.Popen(autonomy_command(database, "kill"), stdout=node_log, stderr=node_log, env=env)
+        # this node's own progress, not the latched one the client kept from the last killed node (which may
+        # have finished the campaign): else the SIGINT below reached the new node while it was importing
+        wait_until_open(tmp_path / "autonomy.log", KILLS + 1, process)
         final = autonomy.wait_finished(timeout_s=300, alive=lambda: process.poll() is None)
         assert final.targets_total == 3, f"seed {seed}, kills after {kills} s"
         process.send_signal(signal.SIGINT)

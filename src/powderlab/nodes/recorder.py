@@ -559,6 +559,11 @@ def main(args: list[str] | None = None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # the SIGINT handler can shut the context down while spin builds its wait set (RCLError "context
+        # is not valid"): that is the stop asked for; anything else with the context alive is a failure
+        if node.context.ok():
+            raise
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the file is closed whatever comes next
         signal.signal(signum, signal.SIG_IGN)
     faulthandler.dump_traceback_later(5.0, exit=True)
