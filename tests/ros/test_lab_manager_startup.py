@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 
 import pytest
 import rclpy
@@ -55,42 +56,61 @@ class StationWithLostReplies:
         return response
 
 
-def test_a_lost_lifecycle_reply_is_asked_again_and_the_station_still_comes_up(monkeypatch) -> None:
+@dataclass
+class Served:
+    """A station with lost replies, served by its own context and executor (more nodes may join)."""
+
+    context: Context
+    executor: MultiThreadedExecutor
+    name: str
+    station: StationWithLostReplies
+
+
+@pytest.fixture
+def served(monkeypatch):
     monkeypatch.setattr(lifecycle_calls, "QUERY_TRY_S", 0.5)
     context = Context()
     rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
     name = f"station_{uuid.uuid4().hex[:8]}"
     server_node = rclpy.create_node(f"server_{name}", context=context)
     station = StationWithLostReplies(server_node, name)
+    executor = MultiThreadedExecutor(num_threads=6, context=context)
+    executor.add_node(server_node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        yield Served(context, executor, name, station)
+    finally:
+        station.released.set()
+        executor.shutdown(timeout_sec=2.0)
+        server_node.destroy_node()
+        rclpy.try_shutdown(context=context)
+        thread.join(timeout=5.0)
+
+
+def test_a_lost_lifecycle_reply_is_asked_again_and_the_station_still_comes_up(served) -> None:
     manager = LabManager(
-        context=context,
+        context=served.context,
         parameter_overrides=[
-            Parameter("managed_nodes", value=[name]),
+            Parameter("managed_nodes", value=[served.name]),
             Parameter("autostart", value=False),
             Parameter("transition_timeout_s", value=1.0),
             Parameter("service_wait_s", value=20.0),
             Parameter("health_period_s", value=1000.0),  # no heartbeat query to take the lost reply
         ],
     )
-    executor = MultiThreadedExecutor(num_threads=6, context=context)
-    executor.add_node(server_node)
-    executor.add_node(manager)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
+    served.executor.add_node(manager)
     try:
-        ok, text = manager.startup([name])
+        ok, text = manager.startup([served.name])
         assert ok, text
-        assert station.state == State.PRIMARY_STATE_ACTIVE
-        assert station.get_state_calls >= 2  # the lost query was asked again
-        assert manager.managed[name].state == State.PRIMARY_STATE_ACTIVE
+        assert served.station.state == State.PRIMARY_STATE_ACTIVE
+        assert served.station.get_state_calls >= 2  # the lost query was asked again
+        assert manager.managed[served.name].state == State.PRIMARY_STATE_ACTIVE
     finally:
-        station.released.set()
+        served.station.released.set()
         manager.safe_shutdown()
-        executor.shutdown(timeout_sec=2.0)
+        served.executor.remove_node(manager)
         manager.destroy_node()
-        server_node.destroy_node()
-        rclpy.try_shutdown(context=context)
-        thread.join(timeout=5.0)
 
 
 class HealthSteps:
@@ -122,29 +142,15 @@ def test_start_up_waits_while_nodes_make_progress_and_gives_up_when_they_stop() 
         client_with(HealthSteps(stuck, step_s=0.2)).wait_all_active(timeout_s=0.5)
 
 
-def test_a_technician_s_transition_whose_reply_is_lost_still_counts_when_the_node_got_there(monkeypatch) -> None:
+def test_a_technician_s_transition_whose_reply_is_lost_still_counts_when_the_node_got_there(served) -> None:
     # LabClient.change_state (reconfigure) made a new client per call: every call was a first request
-    monkeypatch.setattr(lifecycle_calls, "QUERY_TRY_S", 0.5)
-    context = Context()
-    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
-    name = f"station_{uuid.uuid4().hex[:8]}"
-    server_node = rclpy.create_node(f"server_{name}", context=context)
-    station = StationWithLostReplies(server_node, name)
-    executor = MultiThreadedExecutor(num_threads=4, context=context)
-    executor.add_node(server_node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
     client = LabClient()
     try:
-        assert client.change_state(name, Transition.TRANSITION_CONFIGURE, timeout_s=1.0)
-        assert station.state == State.PRIMARY_STATE_INACTIVE
-        assert client.change_state(name, Transition.TRANSITION_ACTIVATE, timeout_s=1.0)
-        assert station.state == State.PRIMARY_STATE_ACTIVE
-        assert station.get_state_calls >= 3  # the first (lost) query was asked again
+        assert client.change_state(served.name, Transition.TRANSITION_CONFIGURE, timeout_s=1.0)
+        assert served.station.state == State.PRIMARY_STATE_INACTIVE
+        assert client.change_state(served.name, Transition.TRANSITION_ACTIVATE, timeout_s=1.0)
+        assert served.station.state == State.PRIMARY_STATE_ACTIVE
+        assert served.station.get_state_calls >= 3  # the first (lost) query was asked again
     finally:
-        station.released.set()
+        served.station.released.set()
         client.close()
-        executor.shutdown(timeout_sec=2.0)
-        server_node.destroy_node()
-        rclpy.try_shutdown(context=context)
-        thread.join(timeout=5.0)
