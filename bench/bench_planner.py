@@ -31,6 +31,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import hashlib
+import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -206,28 +207,64 @@ def pick_hard(
     bound: float,
     inventory: Inventory | None,
     library: PhaseLibrary | None,
+    workers: int = 1,
 ) -> tuple[list[FirstGuessOdds], int, int]:
     """Hard targets from a candidate pool, computed in the truth of `seed` before any planner runs:
     candidates in a seeded order, each scored by `first_guess_odds` over every precursor set the
     planners' inventory gives x FIRST_GUESS_TEMPERATURES_C at FIRST_GUESS_DWELL_H, kept by
     `FirstGuessOdds.is_hard`, until `count` are kept (0: the whole pool). Returns the kept odds, how many
     candidates were scored and how many of those scored 0 (no first guess works)."""
-    model = SynthesisModel(seed, library=library)
-    sets = ArrowsPlanner(inventory=inventory, library=library)
+    _FORKED["model"] = SynthesisModel(seed, library=library)
+    _FORKED["sets"] = ArrowsPlanner(inventory=inventory, library=library)
     order = np.random.default_rng([seed, 113, salt]).permutation(sorted(candidates)).tolist()
     kept: list[FirstGuessOdds] = []
     scored = impossible = 0
-    for formula in order:
-        if count and len(kept) >= count:
-            break
-        odds = first_guess_odds(model, formula, [s.precursors for s in sets.sets(formula)])
-        scored += 1
-        impossible += odds.worked == 0
-        verdict = "kept" if odds.is_hard(bound) else "dropped"
-        print(f"first guesses {formula}: {odds.worked}/{odds.tried} = {odds.fraction:.2f} {verdict}", flush=True)
-        if odds.is_hard(bound):
-            kept.append(odds)
+    with _pool(workers) as pool:
+        # batches of `workers` in the seeded order; scores past the stop are discarded, so the
+        # selection is the same for any number of workers
+        for begin in range(0, len(order), max(workers, 1)):
+            if count and len(kept) >= count:
+                break
+            batch = order[begin : begin + max(workers, 1)]
+            for odds in pool.map(_score, batch) if pool else map(_score, batch):
+                if count and len(kept) >= count:
+                    break
+                scored += 1
+                impossible += odds.worked == 0
+                verdict = "kept" if odds.is_hard(bound) else "dropped"
+                print(
+                    f"first guesses {odds.target}: {odds.worked}/{odds.tried} = {odds.fraction:.2f} {verdict}",
+                    flush=True,
+                )
+                if odds.is_hard(bound):
+                    kept.append(odds)
     return sorted(kept, key=lambda o: o.target), scored, impossible
+
+
+# state a forked worker inherits (bench only: --workers)
+_FORKED: dict[str, object] = {}
+
+
+def _pool(workers: int):
+    """A fork pool of `workers` processes, or a null context for one."""
+    import contextlib
+
+    return multiprocessing.get_context("fork").Pool(workers) if workers > 1 else contextlib.nullcontext()
+
+
+def _score(formula: str) -> FirstGuessOdds:
+    model, sets = _FORKED["model"], _FORKED["sets"]
+    return first_guess_odds(model, formula, [s.precursors for s in sets.sets(formula)])  # type: ignore[attr-defined]
+
+
+def _one_planner(label: str) -> tuple[str, list[TargetRun], int, float]:
+    seed, targets, budget, only, inventory, library = _FORKED["world"]  # type: ignore[misc]
+    lab = Lab(seed, library)
+    planner = planners_for(seed, only, inventory, library)[label]()
+    runs = [closed_loop(planner, lab, t, budget) for t in targets]
+    s = summary(runs)
+    print(f"seed {seed}: {label}: {s['made']}/{len(targets)} made, {s['experiments']} experiments", flush=True)
+    return label, runs, lab.analyses, lab.analysis_s
 
 
 def _hit_chance(odds: FirstGuessOdds, draws: int) -> float:
@@ -283,10 +320,22 @@ def run_world(
     only: str = "",
     inventory: Inventory | None = None,
     library: PhaseLibrary | None = None,
+    workers: int = 1,
 ) -> tuple[dict[str, list[TargetRun]], Lab]:
-    """Every planner (a fresh one) on every target in the world of one seed."""
+    """Every planner (a fresh one) on every target in the world of one seed; with `workers` > 1 each
+    planner in its own forked process with its own Lab (the same recipe gives the same result in
+    every Lab, so only the count of analysed patterns changes)."""
     lab = Lab(seed, library)
     results: dict[str, list[TargetRun]] = {}
+    if workers > 1:
+        _FORKED["world"] = (seed, targets, budget, only, inventory, library)
+        labels = list(planners_for(seed, only, inventory, library))
+        with _pool(min(workers, len(labels))) as pool:
+            for label, runs, analyses, analysis_s in pool.map(_one_planner, labels):
+                results[label] = runs
+                lab.analyses += analyses
+                lab.analysis_s += analysis_s
+        return results, lab
     for label, factory in planners_for(seed, only, inventory, library).items():
         planner = factory()
         results[label] = [closed_loop(planner, lab, t, budget) for t in targets]
@@ -317,6 +366,7 @@ def main() -> None:
         "target in the truth of --seed in more than 0 and at most this fraction of cases (scored before any "
         "planner runs, in a seeded order until --count undoped and --doped doped are kept); default: off",
     )
+    parser.add_argument("--workers", type=int, default=1, help="processes for the scoring and the planners")
     args = parser.parse_args()
     if args.only:
         args.no_write = True
@@ -342,7 +392,7 @@ def main() -> None:
             if not candidates:
                 continue
             kept, scored, impossible = pick_hard(
-                candidates, count, args.seed, salt, args.hard_fraction, inventory, library
+                candidates, count, args.seed, salt, args.hard_fraction, inventory, library, args.workers
             )
             hard.update({o.target: o for o in kept})
             (targets if name == "undoped" else doped).extend(o.target for o in kept)
@@ -352,10 +402,10 @@ def main() -> None:
             )
             print(f"hard {hard_pools[-1]}", flush=True)
     targets = targets + doped
-    results, lab = run_world(args.seed, targets, args.budget, args.only, inventory, library)
+    results, lab = run_world(args.seed, targets, args.budget, args.only, inventory, library, args.workers)
     others = []
     for seed in [int(x) for x in args.other_seeds.split(",") if x.strip()]:
-        world, _ = run_world(seed, targets, args.budget, args.only, inventory, library)
+        world, _ = run_world(seed, targets, args.budget, args.only, inventory, library, args.workers)
         for label, runs in world.items():
             s = summary(runs)
             others.append(
