@@ -70,8 +70,9 @@ def main() -> None:
             )
     body = (
         "The main job (`powderlab sim`: the ROS lab on the twin, 3 targets of sim/campaigns/twin.yaml at once, "
-        "arrows planner, chemistry analysis, time factor 2000) as a user runs it, on the machine as it is and "
-        "with two `yes > /dev/null` loops on its two cores. Lab time (the campaign's simulated duration) must be "
+        "literature planner then active learning, chemistry analysis, time factor 2000) as a user runs it, "
+        "on the machine as it is and with two `yes > /dev/null` loops on its two cores. "
+        "Lab time (the campaign's simulated duration) must be "
         "the same in both (lockstep sim time, ADR 0082); only the wall time may grow.\n\n"
         + markdown_table(["machine", "load average at start", "exit", "wall time", "targets made", "lab time s"], rows)
     )
