@@ -140,6 +140,10 @@ def test_start_up_waits_while_nodes_make_progress_and_gives_up_when_they_stop() 
     stuck = [["unconfigured"] * 3, ["active", "unconfigured", "unconfigured"]]
     with pytest.raises(DeviceTimeoutError, match=r"no progress for 0.5 s \(n0=active, n1=unconfigured"):
         client_with(HealthSteps(stuck, step_s=0.2)).wait_all_active(timeout_s=0.5)
+    # a station restarting again and again changes state for ever: start-up still ends, and says so
+    looping = [["active", "unconfigured"], ["active", "inactive"]] * 40
+    with pytest.raises(DeviceTimeoutError, match=r"still changing state after 2.5 s \(a node restarting"):
+        client_with(HealthSteps(looping, step_s=0.25)).wait_all_active(timeout_s=0.5)
 
 
 def test_a_technician_s_transition_whose_reply_is_lost_still_counts_when_the_node_got_there(served) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from powderlab.bringup.manifest import LabManifest
 from powderlab.bringup.processes import LabProcesses
 from powderlab.core.errors import DeviceTimeoutError, PowderLabError, StationUnavailableError
-from powderlab.nodes.lab_client import LabClient, srv
+from powderlab.nodes.lab_client import START_UP_PROGRESS_LIMIT, LabClient, srv, start_up_ended_because
 
 
 class LabSession:
@@ -105,9 +105,10 @@ def wait_active(client: LabClient, names: list[str], timeout_s: float, alive: An
     Like LabClient.wait_all_active, timeout_s counts from the last change of any node's state.
     """
     deadline = time.monotonic() + timeout_s
+    last_chance = time.monotonic() + START_UP_PROGRESS_LIMIT * timeout_s
     health = None
     seen: tuple[tuple[str, str, bool], ...] = ()
-    while time.monotonic() < deadline:
+    while time.monotonic() < min(deadline, last_chance):
         health = client.health(0.2)
         if health is not None:
             progress = tuple((n.name, n.lifecycle_state, n.alive) for n in health.nodes)
@@ -124,7 +125,7 @@ def wait_active(client: LabClient, names: list[str], timeout_s: float, alive: An
     states_text = ", ".join(f"{n.name}={n.lifecycle_state}" for n in health.nodes) if health else "no health report"
     raise DeviceTimeoutError(
         "lab",
-        f"{', '.join(names)} not active: no progress for {timeout_s:g} s ({states_text}); "
+        f"{', '.join(names)} not active: {start_up_ended_because(last_chance, timeout_s)} ({states_text}); "
         "is the lab manager's host up?",
     )
 

@@ -41,6 +41,18 @@ from powderlab.nodes.qos import ESTOP_SERVICE, HEALTH_TOPIC, LATCHED, MANAGE_SER
 from powderlab.stations.operations import OPERATIONS, operation_of
 from powderlab.stations.xrd import MeasureRequest
 
+# Start-up may go on while nodes make progress, at most this many times its no-progress limit.
+START_UP_PROGRESS_LIMIT = 5
+
+
+def start_up_ended_because(last_chance: float, timeout_s: float) -> str:
+    """Why a start-up wait ended: no progress, or progress that never ends (a node restarting over and over)."""
+    if time.monotonic() >= last_chance:
+        limit = START_UP_PROGRESS_LIMIT * timeout_s
+        return f"still changing state after {limit:g} s (a node restarting again and again?)"
+    return f"no progress for {timeout_s:g} s"
+
+
 # The action class of every operation, from the registry (ADR 0088).
 ACTION_TYPES: dict[str, type] = {name: action_type(op) for name, op in OPERATIONS.items()}
 
@@ -128,8 +140,9 @@ class LabClient:
         loaded machine five stations come up slowly but steadily, while a stuck one still ends the wait.
         """
         deadline = time.monotonic() + timeout_s
+        last_chance = time.monotonic() + START_UP_PROGRESS_LIMIT * timeout_s  # a station crash-looping moves too
         seen: tuple[tuple[str, str, bool], ...] = ()
-        while time.monotonic() < deadline:
+        while time.monotonic() < min(deadline, last_chance):
             health = self.health(0.2)
             if health is not None and health.all_active:
                 return health
@@ -141,7 +154,8 @@ class LabClient:
             time.sleep(0.1)
         health = self.health()
         states = ", ".join(f"{n.name}={n.lifecycle_state}" for n in health.nodes) if health else "no health report"
-        raise DeviceTimeoutError("lab", f"not every node became active: no progress for {timeout_s:g} s ({states})")
+        why = start_up_ended_because(last_chance, timeout_s)
+        raise DeviceTimeoutError("lab", f"not every node became active: {why} ({states})")
 
     def positions(self, timeout_s: float = 5.0) -> dict[str, msg.PositionState]:
         table = self.latest(POSITIONS_TOPIC, timeout_s)
