@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import rclpy
-from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.msg import State, Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetState
 from powderlab_interfaces import msg
 from rclpy.callback_groups import ReentrantCallbackGroup
@@ -158,3 +158,45 @@ def test_a_technician_s_transition_whose_reply_is_lost_still_counts_when_the_nod
     finally:
         served.station.released.set()
         client.close()
+
+
+def test_a_station_a_technician_cleans_up_is_left_alone_and_looked_after_again_once_active(served) -> None:
+    # a respawned station starts unconfigured without a cleanup and is re-activated; one cleaned up on
+    # purpose (LabClient.reconfigure) is not, or the manager's configure races the technician's
+    manager = LabManager(
+        context=served.context,
+        parameter_overrides=[
+            Parameter("managed_nodes", value=[served.name]),
+            Parameter("autostart", value=False),
+            Parameter("health_period_s", value=1000.0),
+        ],
+    )
+    served.executor.add_node(manager)
+    announcer = rclpy.create_node(f"events_{served.name}", context=served.context)
+    events = announcer.create_publisher(TransitionEvent, f"{served.name}/transition_event", 10)
+    served.executor.add_node(announcer)
+
+    def announce(start: int, goal: int) -> None:
+        events.publish(TransitionEvent(start_state=State(id=start), goal_state=State(id=goal)))
+
+    def waits_for(condition) -> bool:
+        deadline = time.monotonic() + 10.0
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            announce(*last[0])
+            time.sleep(0.1)
+        return True
+
+    try:
+        manager._wanted_active.add(served.name)  # as after its start-up
+        last = [(State.TRANSITION_STATE_CLEANINGUP, State.PRIMARY_STATE_UNCONFIGURED)]
+        assert waits_for(lambda: served.name not in manager._wanted_active)
+        last[0] = (State.TRANSITION_STATE_ACTIVATING, State.PRIMARY_STATE_ACTIVE)
+        assert waits_for(lambda: served.name in manager._wanted_active)
+    finally:
+        manager.safe_shutdown()
+        served.executor.remove_node(manager)
+        served.executor.remove_node(announcer)
+        manager.destroy_node()
+        announcer.destroy_node()

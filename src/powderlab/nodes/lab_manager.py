@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import rclpy
-from lifecycle_msgs.msg import State, Transition
+from lifecycle_msgs.msg import State, Transition, TransitionEvent
 from lifecycle_msgs.srv import ChangeState, GetState
 from powderlab_interfaces import msg, srv
 from rcl_interfaces.msg import ParameterDescriptor
@@ -54,6 +54,9 @@ from powderlab.nodes.qos import (
     WALL_CLOCK,
 )
 from powderlab.nodes.station_node import spin_node
+
+# How long a station found unconfigured is left before it is brought up again (see _on_transition_event).
+REACTIVATE_DELAY_S = 0.5
 
 STATE_LABELS = {
     State.PRIMARY_STATE_UNKNOWN: "unknown",
@@ -136,6 +139,13 @@ class LabManager(Node):
         for name in self.managed:
             self.create_subscription(
                 msg.StationStatus, f"{name}/status", self._on_status, LATCHED, callback_group=self._group
+            )
+            self.create_subscription(
+                TransitionEvent,
+                f"{name}/transition_event",
+                lambda event, name=name: self._on_transition_event(name, event),
+                10,
+                callback_group=self._group,
             )
         period = float(self.get_parameter("health_period_s").value)
         self.create_timer(period, self._check_health, callback_group=self._group, clock=WALL_CLOCK)
@@ -421,8 +431,26 @@ class LabManager(Node):
             self._reactivating.add(node.name)
             threading.Thread(target=self._reactivate, args=(node.name,), daemon=True).start()
 
+    def _on_transition_event(self, name: str, event: TransitionEvent) -> None:
+        """Follow transitions others make: a station cleaned up on purpose (a technician's reconfigure)
+        is not brought up again behind their back; one they activate is looked after again.
+
+        A respawned process starts unconfigured without a cleanup, so only that is re-activated. Before
+        this, the manager configured a station a technician had just cleaned up, with its old
+        parameters, and the technician's own configure then hit the wrong state and killed the station.
+        """
+        if event.goal_state.id == State.PRIMARY_STATE_UNCONFIGURED and (
+            event.start_state.id == State.TRANSITION_STATE_CLEANINGUP
+        ):
+            self._wanted_active.discard(name)
+        elif event.goal_state.id == State.PRIMARY_STATE_ACTIVE:
+            self._wanted_active.add(name)
+
     def _reactivate(self, name: str) -> None:
         try:
+            time.sleep(REACTIVATE_DELAY_S)  # a cleanup's transition event may come just after the heartbeat
+            if name not in self._wanted_active:
+                return
             self.get_logger().warn(f"station {name} came back unconfigured (restarted): configuring and activating it")
             ok, text = self.startup([name])
             if ok:
